@@ -1,0 +1,110 @@
+/* activation.c: decides how this process got its sockets, and keeps the set of listeners. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "exitcode.h"
+#include "log.h"
+
+const char *origin_name(enum origin origin) {
+        switch (origin) {
+        case ORIGIN_SYSTEMD:
+                return "systemd";
+        case ORIGIN_LAUNCHD:
+                return "launchd";
+        case ORIGIN_INETD:
+                return "inetd";
+        case ORIGIN_LISTEN:
+                return "listen";
+        case ORIGIN_NONE:
+                break;
+        }
+        return "none";
+}
+
+int listener_set_add(struct listener_set *set, int fd, const char *name, const struct sockinfo *info) {
+        struct listener *v;
+        char *copy = strdup(name ? name : "unknown");
+
+        if (!copy)
+                return -ENOMEM;
+        v = realloc(set->v, (set->n + 1) * sizeof *v);
+        if (!v) {
+                free(copy);
+                return -ENOMEM;
+        }
+        set->v = v;
+        set->v[set->n++] = (struct listener){ .fd = fd, .name = copy, .info = *info };
+        return 0;
+}
+
+void listener_set_free(struct listener_set *set) {
+        for (size_t i = 0; i < set->n; i++) {
+                struct listener *l = &set->v[i];
+                if (l->fd >= 0)
+                        close(l->fd);
+                /* Only a socket file we created ourselves is ever removed (never an inherited one). */
+                if (l->unlink_path)
+                        (void)unlink(l->unlink_path);
+                free(l->unlink_path);
+                free(l->name);
+        }
+        free(set->v);
+        *set = (struct listener_set){};
+}
+
+static void usage_no_sockets(void) {
+        log_error("no sockets to serve: this process was not socket-activated and no --listen was given.\n"
+                  "Run it in one of three ways:\n"
+                  "  systemd:  systemd-socket-activate -l /run/user/$UID/agent.sock pylaunchd AGENT.py\n"
+                  "            (or a .socket unit that starts a service running pylaunchd AGENT.py)\n"
+                  "  launchd:  a LaunchAgent plist whose Sockets dictionary has a 'Listeners' entry\n"
+                  "  directly: pylaunchd --listen unix:/tmp/agent.sock AGENT.py");
+}
+
+static void warn_listen_ignored(const struct options *opts, enum origin origin) {
+        if (opts->n_listen > 0)
+                log_warning("--listen ignored: %s already passed the sockets to serve", origin_name(origin));
+}
+
+int activation_checkin(const struct options *opts, const struct activation_ops *ops,
+                       struct listener_set *set) {
+        int r;
+
+        *set = (struct listener_set){};
+        r = activation_systemd(ops, set);
+        if (r < 0)
+                return EXIT_ACTIVATION;
+        if (r > 0) {
+                set->origin = ORIGIN_SYSTEMD;
+                warn_listen_ignored(opts, set->origin);
+                return EXIT_OK;
+        }
+        r = activation_launchd(ops, opts->socket_names, opts->n_socket_names, set);
+        if (r < 0)
+                return EXIT_ACTIVATION;
+        if (r > 0) {
+                set->origin = ORIGIN_LAUNCHD;
+                warn_listen_ignored(opts, set->origin);
+                return EXIT_OK;
+        }
+        if (opts->n_listen > 0) {
+                r = activation_listen(opts->listen, opts->n_listen, opts->backlog, set);
+                if (r < 0)
+                        return r == -EINVAL ? EXIT_USAGE : EXIT_OS;
+                set->origin = ORIGIN_LISTEN;
+                return EXIT_OK;
+        }
+        r = activation_inetd(set);
+        if (r < 0)
+                return EXIT_ACTIVATION;
+        if (r > 0) {
+                set->origin = ORIGIN_INETD;
+                return EXIT_OK;
+        }
+        usage_no_sockets();
+        return EXIT_USAGE;
+}

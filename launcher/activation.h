@@ -1,0 +1,51 @@
+/* activation.h: the sockets pylaunchd serves and how it got them (check-in). All check-in happens
+ * before Python starts; the service managers are reached through struct activation_ops, the
+ * seam the unit tests script. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include "options.h"
+#include "sockinfo.h"
+
+enum origin { ORIGIN_NONE, ORIGIN_SYSTEMD, ORIGIN_LAUNCHD, ORIGIN_INETD, ORIGIN_LISTEN };
+
+struct listener {
+        int fd;
+        char *name;       /* FileDescriptorName=, the launchd Sockets key, or the address */
+        struct sockinfo info;
+        char *unlink_path; /* self-bound unix socket file to remove on exit; NULL otherwise */
+};
+
+struct listener_set {
+        struct listener *v;
+        size_t n;
+        enum origin origin;
+};
+
+struct activation_ops {
+        /* sd_listen_fds_with_names(): < 0 error, 0 not activated, > 0 fds from 3 on. */
+        int (*listen_fds_with_names)(int unset_environment, char ***ret_names);
+        /* launch_activate_socket(): 0 and a malloc'd array, or a positive errno as launchd does. */
+        int (*activate_socket)(const char *name, int **ret_fds, size_t *ret_count);
+};
+
+/* The real service managers, for this platform (fields are NULL where there is none). */
+extern const struct activation_ops activation_ops_real;
+
+/* Each returns < 0 on error (already logged), 0 when this way does not apply, > 0 the number of
+ * listeners appended to set. */
+int activation_systemd(const struct activation_ops *ops, struct listener_set *set);
+int activation_launchd(const struct activation_ops *ops, const char *const *names, size_t n_names,
+                       struct listener_set *set);
+int activation_inetd(struct listener_set *set);
+int activation_listen(const struct address *addrs, size_t n, int backlog, struct listener_set *set);
+
+/* Tries systemd, then launchd, then --listen, then a connected socket on fd 0. Returns
+ * an exit_code: EXIT_OK with set filled, or the code main() should exit with (logged). */
+int activation_checkin(const struct options *opts, const struct activation_ops *ops,
+                       struct listener_set *set);
+
+int listener_set_add(struct listener_set *set, int fd, const char *name, const struct sockinfo *info);
+/* Closes the fds, removes self-bound socket files, frees everything. */
+void listener_set_free(struct listener_set *set);
+const char *origin_name(enum origin origin);

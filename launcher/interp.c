@@ -1,0 +1,249 @@
+/* interp.c: the embedded CPython. Each choice here answers a pitfall measured on this project's
+ * machines (see README, "Embedding"): UTF-8 mode, no Python signal handlers, sys.executable,
+ * SystemExit handled here instead of by PyErr_Print (which would call exit()). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "exitcode.h"
+#include "interp.h"
+#include "log.h"
+#include "module.h"
+#include "parse.h"
+
+int agent_locate(const char *arg, struct agent *ret) {
+        char resolved[PATH_MAX], *slash;
+        struct stat st;
+        int fd;
+
+        memset(ret, 0, sizeof *ret);
+        if (!realpath(arg, resolved)) {
+                log_errno(LOG_LEVEL_ERR, errno, "agent %s cannot be found; give the path of the agent's .py file", arg);
+                return EXIT_AGENT_MISSING;
+        }
+        fd = open(resolved, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                log_errno(LOG_LEVEL_ERR, errno, "agent %s cannot be read; check its permissions", resolved);
+                return EXIT_AGENT_MISSING;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                log_error("agent %s is not a regular file; give the path of the agent's .py file", resolved);
+                return EXIT_AGENT_MISSING;
+        }
+        close(fd);
+        if (strlen(resolved) >= sizeof ret->path) {
+                log_error("agent path %s is too long", resolved);
+                return EXIT_AGENT_MISSING;
+        }
+        if (agent_module_name(resolved, ret->name, sizeof ret->name) < 0) {
+                log_error("agent %s: the file name must be a Python module name ending in .py "
+                          "(letters, digits, underscores; e.g. Agent.py); rename it",
+                          resolved);
+                return EXIT_AGENT_BROKEN;
+        }
+        strcpy(ret->path, resolved);
+        strcpy(ret->dir, resolved);
+        slash = strrchr(ret->dir, '/');
+        if (slash == ret->dir)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        return EXIT_OK;
+}
+
+static int status_failed(PyStatus status, const char *what) {
+        if (PyStatus_IsExit(status))
+                return status.exitcode;
+        log_error("%s: %s%s%s", what, status.func ? status.func : "", status.func ? ": " : "",
+                  status.err_msg ? status.err_msg : "unknown error");
+        return EXIT_AGENT_FAILED;
+}
+
+int interp_start(const struct options *opts, const struct agent *agent) {
+        PyPreConfig pre;
+        PyConfig config;
+        PyStatus status;
+        PyObject *path, *dir;
+        int r;
+
+        if (module_register() < 0) {
+                log_error("cannot register the pylaunchd module");
+                return EXIT_AGENT_FAILED;
+        }
+        /* Isolated: no PYTHON* variables, no user site, no cwd on sys.path. The isolated
+         * pre-config leaves the locale alone, so without UTF-8 mode the stdio and file-system
+         * encodings are ASCII and print("café") raises. */
+        PyPreConfig_InitIsolatedConfig(&pre);
+        pre.utf8_mode = 1;
+        status = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(status))
+                return status_failed(status, "cannot pre-initialize Python");
+
+        PyConfig_InitIsolatedConfig(&config);
+        /* The launcher owns SIGINT and SIGTERM (signals.c); Python installs no handlers. */
+        config.install_signal_handlers = 0;
+        config.site_import = opts->site;
+        config.buffered_stdio = !opts->unbuffered;
+        config.parse_argv = 0;
+        /* sys.executable is the real interpreter, not this launcher: multiprocessing's spawn and
+         * subprocess.run([sys.executable, ...]) must start Python. */
+        status = PyConfig_SetBytesString(&config, &config.executable, PYLAUNCHD_PYTHON);
+        if (!PyStatus_Exception(status))
+                status = PyConfig_SetBytesString(&config, &config.program_name, PYLAUNCHD_PYTHON);
+        if (!PyStatus_Exception(status))
+                status = PyConfig_SetBytesArgv(&config, opts->agent_argc, opts->agent_argv);
+        if (!PyStatus_Exception(status))
+                status = Py_InitializeFromConfig(&config);
+        PyConfig_Clear(&config);
+        if (PyStatus_Exception(status))
+                return status_failed(status, "cannot start Python");
+
+        /* sys.argv[0] as the agent's resolved path, as `python3 Agent.py` would show it. */
+        path = PySys_GetObject("argv");
+        dir = PyUnicode_DecodeFSDefault(agent->path);
+        r = dir && path ? PyList_SetItem(path, 0, dir) : -1; /* steals dir */
+        path = PySys_GetObject("path");
+        dir = PyUnicode_DecodeFSDefault(agent->dir);
+        if (r < 0 || !path || !dir || PyList_Insert(path, 0, dir) < 0) {
+                Py_XDECREF(dir);
+                interp_exception_status("cannot set sys.argv and sys.path");
+                return EXIT_AGENT_FAILED;
+        }
+        Py_DECREF(dir);
+        return EXIT_OK;
+}
+
+static PyObject *get_callable(PyObject *module, const char *name) {
+        PyObject *f = PyObject_GetAttrString(module, name);
+
+        if (!f) {
+                PyErr_Clear();
+                return NULL;
+        }
+        if (!PyCallable_Check(f)) {
+                log_warning("%s in the agent is not callable, ignoring it", name);
+                Py_DECREF(f);
+                return NULL;
+        }
+        return f;
+}
+
+int interp_load_agent(struct agent *agent) {
+        PyObject *stdlib, *name;
+        int clash, status;
+
+        agent->launcher = module_load();
+        if (!agent->launcher) {
+                interp_exception_status("cannot load the built-in pylaunchd module");
+                return EXIT_AGENT_FAILED;
+        }
+        agent->conn_type = PyObject_GetAttrString(agent->launcher, "Connection");
+        name = agent->conn_type ? PyUnicode_FromString(agent->name) : NULL;
+        if (!name) {
+                interp_exception_status("cannot import the agent");
+                return EXIT_AGENT_FAILED;
+        }
+        /* sys.path[0] is the agent's directory: an agent named like a standard module (socket.py)
+         * would be imported in its place by every library. */
+        stdlib = PySys_GetObject("stdlib_module_names");
+        clash = stdlib ? PySet_Contains(stdlib, name) : 0;
+        if (clash == 0)
+                clash = PyDict_Contains(PyImport_GetModuleDict(), name);
+        if (clash != 0) {
+                Py_DECREF(name);
+                PyErr_Clear();
+                log_error("agent %s: '%s' is already the name of a Python module, which the agent would "
+                          "hide or be hidden by; rename the file (e.g. %s_agent.py)",
+                          agent->path, agent->name, agent->name);
+                return EXIT_AGENT_BROKEN;
+        }
+        agent->module = PyImport_Import(name);
+        Py_DECREF(name);
+        if (!agent->module) {
+                char what[4200];
+                snprintf(what, sizeof what, "agent %s failed to import", agent->path);
+                status = interp_exception_status(what);
+                return status >= 0 ? status : EXIT_AGENT_BROKEN;
+        }
+        agent->handle = get_callable(agent->module, "handle");
+        agent->serve = get_callable(agent->module, "serve");
+        if (!agent->handle && !agent->serve) {
+                log_error("agent %s defines neither handle(conn) nor serve(listeners); add one, "
+                          "e.g.\n    def handle(conn):\n        conn.sendall(conn.recv(4096))",
+                          agent->path);
+                return EXIT_AGENT_NO_HANDLER;
+        }
+        return EXIT_OK;
+}
+
+/* SystemExit's code as exit() would treat it: None is 0, an int is itself, anything else is
+ * printed and gives 1. */
+static int system_exit_status(PyObject *exc) {
+        PyObject *code = exc ? PyObject_GetAttrString(exc, "code") : NULL;
+        int status = 1;
+
+        if (!code)
+                PyErr_Clear();
+        else if (code == Py_None)
+                status = 0;
+        else if (PyLong_Check(code)) {
+                long v = PyLong_AsLong(code);
+                status = (v == -1 && PyErr_Occurred()) ? 1 : (int)(v & 0xff);
+                PyErr_Clear();
+        } else {
+                PyObject_Print(code, stderr, Py_PRINT_RAW);
+                fputc('\n', stderr);
+        }
+        Py_XDECREF(code);
+        return status;
+}
+
+int interp_exception_status(const char *what) {
+        PyObject *type, *value, *tb;
+        int status;
+
+        if (!PyErr_Occurred())
+                return -1;
+        if (PyErr_ExceptionMatches(PyExc_SystemExit)) {
+                PyErr_Fetch(&type, &value, &tb);
+                PyErr_NormalizeException(&type, &value, &tb);
+                status = system_exit_status(value);
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                Py_XDECREF(tb);
+                return status;
+        }
+        log_error("%s:", what);
+        PyErr_PrintEx(0); /* not SystemExit, so this only prints */
+        return -1;
+}
+
+void interp_flush(void) {
+        static const char *const names[] = { "stdout", "stderr" };
+
+        for (size_t i = 0; i < 2; i++) {
+                PyObject *f = PySys_GetObject(names[i]), *r;
+                if (!f || f == Py_None)
+                        continue;
+                r = PyObject_CallMethod(f, "flush", NULL);
+                if (!r)
+                        PyErr_Clear();
+                Py_XDECREF(r);
+        }
+}
+
+void interp_finish(struct agent *agent) {
+        Py_CLEAR(agent->handle);
+        Py_CLEAR(agent->serve);
+        Py_CLEAR(agent->module);
+        Py_CLEAR(agent->launcher);
+        Py_CLEAR(agent->conn_type);
+        if (Py_FinalizeEx() < 0)
+                log_warning("Python could not flush its output at exit, ignoring");
+}

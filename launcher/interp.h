@@ -1,0 +1,32 @@
+/* interp.h: the embedded CPython: configuration, start, the agent's import, errors, finish. */
+#pragma once
+#include <Python.h>
+
+#include "options.h"
+
+struct agent {
+        char path[4096];     /* absolute, symlinks resolved */
+        char dir[4096];      /* becomes sys.path[0] */
+        char name[256];      /* the module name: the file name less .py */
+        PyObject *module;
+        PyObject *handle;    /* callable or NULL */
+        PyObject *serve;     /* callable or NULL */
+        PyObject *launcher;  /* the pylaunchd module */
+        PyObject *conn_type; /* pylaunchd.Connection */
+};
+
+/* Checks the agent file before anything starts: exists, readable, a regular file, a usable module
+ * name. Returns EXIT_OK or the exit code, after logging what to fix. */
+int agent_locate(const char *arg, struct agent *ret);
+/* Starts the interpreter (isolated, UTF-8, no signal handlers of its own) with sys.argv from the
+ * command line and sys.path[0] the agent's directory. GIL held on success. Returns an exit code. */
+int interp_start(const struct options *opts, const struct agent *agent);
+/* Imports pylaunchd and the agent, finds handle and serve. GIL held. Returns an exit code. */
+int interp_load_agent(struct agent *agent);
+/* After a call into Python failed: a SystemExit gives its exit status (>= 0) and prints nothing
+ * else; anything else is logged with `what` and its traceback, and gives -1. Clears the error. */
+int interp_exception_status(const char *what);
+/* Flushes sys.stdout and sys.stderr (GIL held). */
+void interp_flush(void);
+/* Finalizes the interpreter (atexit handlers, non-daemon threads). GIL held. */
+void interp_finish(struct agent *agent);

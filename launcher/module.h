@@ -1,0 +1,13 @@
+/* module.h: the built-in module agents import: `_pylaunchd` in C, `pylaunchd` in Python above it. */
+#pragma once
+#include <Python.h>
+
+#include "activation.h"
+
+/* Registers _pylaunchd with the import system; must run before the interpreter starts. */
+int module_register(void);
+/* Records what the module reports (how the launcher was started). Before module_load(). */
+void module_set_origin(enum origin origin);
+/* Loads the Python half from the code compiled into the binary and puts it in sys.modules.
+ * GIL held. Returns a new reference, or NULL with a Python exception set. */
+PyObject *module_load(void);

@@ -1,0 +1,140 @@
+/* options.c: the command line. Parsing is separate from acting so each option has a table test. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "options.h"
+
+enum { OPT_BACKLOG = 0x100, OPT_SITE };
+
+static const struct option long_options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "socket-name", required_argument, NULL, 's' },
+        { "max-connections", required_argument, NULL, 'c' },
+        { "backlog", required_argument, NULL, OPT_BACKLOG },
+        { "site", no_argument, NULL, OPT_SITE },
+        { "unbuffered", no_argument, NULL, 'u' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        {},
+};
+
+void options_usage(FILE *f, const char *program) {
+        fprintf(f,
+                "Usage: %1$s [OPTIONS] AGENT.py [AGENT ARGS...]\n"
+                "\n"
+                "Serve a Python agent's handle(conn) or serve(listeners) on sockets that a service\n"
+                "manager owns. It runs in one of three ways:\n"
+                "  socket-activated by systemd   systemd-socket-activate -l PATH %1$s AGENT.py\n"
+                "                                (or a .socket unit; Accept=yes works too)\n"
+                "  checked in with launchd       a LaunchAgent plist with Sockets (see --socket-name)\n"
+                "  binding its own sockets       %1$s --listen unix:/tmp/agent.sock AGENT.py\n"
+                "\n"
+                "Options:\n"
+                "  -l, --listen ADDR           bind and listen on ADDR: unix:PATH, unix:@ABSTRACT,\n"
+                "                              tcp:HOST:PORT, tcp:[V6ADDR]:PORT (repeatable)\n"
+                "  -s, --socket-name NAME      launchd Sockets key to check in (repeatable;\n"
+                "                              default Listeners)\n"
+                "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
+                "                              that, new ones wait in the kernel's queue\n"
+                "      --backlog N             listen() backlog for --listen sockets (default 128)\n"
+                "      --site                  import site, so site-packages are importable\n"
+                "                              (costs start-up time; off by default)\n"
+                "  -u, --unbuffered            unbuffered stdout and stderr, as python -u\n"
+                "  -v, --verbose               log each connection\n"
+                "  -h, --help                  show this help\n"
+                "  -V, --version               show the version and the embedded Python\n"
+                "\n"
+                "The agent defines handle(conn), called once per connection, or serve(listeners)\n"
+                "to run its own loop. Exit codes: 0 ok, 1 runtime error, 64 usage, 65 agent failed\n"
+                "to import, 66 agent missing, 69 no handle/serve, 70 agent failed, 71 OS error,\n"
+                "78 unusable activation sockets.\n",
+                program, OPTIONS_DEFAULT_MAX_CONNECTIONS);
+}
+
+PL_PRINTF(2, 3) static int bad(const char *program, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "%s: ", program);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry '%s --help' for more information.\n", program);
+        return -EINVAL;
+}
+
+int options_parse(int argc, char **argv, struct options *ret) {
+        const char *program = argc > 0 && argv[0] ? argv[0] : "pylaunchd";
+        struct options o = { .max_connections = OPTIONS_DEFAULT_MAX_CONNECTIONS, .backlog = 128 };
+        long long v;
+        int c;
+
+        opterr = 0;
+        optind = 0; /* 0, not 1: glibc then re-initialises, so tests may call this repeatedly */
+        /* '+': stop at the agent's path, so the agent's own options reach it untouched. */
+        while ((c = getopt_long(argc, argv, "+l:s:c:uvhV", long_options, NULL)) != -1) {
+                switch (c) {
+                case 'l':
+                        if (o.n_listen >= OPTIONS_MAX_LISTEN)
+                                return bad(program, "too many --listen addresses (at most 16): %s", optarg);
+                        if (parse_address(optarg, &o.listen[o.n_listen]) < 0)
+                                return bad(program,
+                                           "--listen '%s' is not an address; use unix:PATH, unix:@NAME, "
+                                           "tcp:HOST:PORT or tcp:[V6ADDR]:PORT",
+                                           optarg);
+                        o.n_listen++;
+                        break;
+                case 's':
+                        if (o.n_socket_names >= OPTIONS_MAX_SOCKET_NAMES)
+                                return bad(program, "too many --socket-name values (at most 16): %s", optarg);
+                        if (!*optarg)
+                                return bad(program, "--socket-name needs a non-empty launchd Sockets key");
+                        o.socket_names[o.n_socket_names++] = optarg;
+                        break;
+                case 'c':
+                        if (parse_int_range(optarg, 1, OPTIONS_MAX_MAX_CONNECTIONS, &v) < 0)
+                                return bad(program, "--max-connections '%s' must be a whole number from 1 to 4096", optarg);
+                        o.max_connections = (unsigned)v;
+                        break;
+                case OPT_BACKLOG:
+                        if (parse_int_range(optarg, 1, 65535, &v) < 0)
+                                return bad(program, "--backlog '%s' must be a whole number from 1 to 65535", optarg);
+                        o.backlog = (int)v;
+                        break;
+                case OPT_SITE:
+                        o.site = true;
+                        break;
+                case 'u':
+                        o.unbuffered = true;
+                        break;
+                case 'v':
+                        o.verbose = true;
+                        break;
+                case 'h':
+                        options_usage(stdout, program);
+                        return OPTIONS_HELP;
+                case 'V':
+                        printf("pylaunchd %s (embedded Python %s, %s)\n", PYLAUNCHD_VERSION,
+                               PYLAUNCHD_PYTHON_VERSION, PYLAUNCHD_PYTHON);
+                        return OPTIONS_VERSION;
+                case ':':
+                        return bad(program, "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return bad(program, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc)
+                return bad(program, "no agent given: name the agent's .py file");
+        o.agent = argv[optind];
+        o.agent_argv = argv + optind;
+        o.agent_argc = argc - optind;
+        if (o.n_socket_names == 0)
+                o.socket_names[o.n_socket_names++] = "Listeners";
+        *ret = o;
+        return OPTIONS_RUN;
+}

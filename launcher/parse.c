@@ -1,0 +1,182 @@
+/* parse.c: pure parsers (no I/O, no globals); see parse.h for the contract of each. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+
+int parse_int_range(const char *s, long long min, long long max, long long *ret) {
+        long long v;
+        char *end;
+
+        if (!s || !*s || isspace((unsigned char)*s))
+                return -EINVAL;
+        if ((*s == '+') || (*s == '-' && min >= 0))
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (*end != '\0')
+                return -EINVAL;
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_port(const char *s, uint16_t *ret) {
+        long long v;
+        int r = parse_int_range(s, 1, 65535, &v);
+
+        if (r < 0)
+                return r;
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+static int parse_tcp(const char *s, struct address *a) {
+        const char *colon;
+        size_t hostlen;
+
+        if (*s == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                hostlen = (size_t)(close - s - 1);
+                if (hostlen == 0 || memchr(s + 1, '[', hostlen))
+                        return -EINVAL;
+                s++;
+                colon = close + 1;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon)
+                        return -EINVAL;
+                hostlen = (size_t)(colon - s);
+                /* An IPv6 literal must be bracketed, or its port is ambiguous. */
+                if (memchr(s, ':', hostlen) || memchr(s, ']', hostlen))
+                        return -EINVAL;
+        }
+        if (hostlen == 0 || hostlen >= sizeof a->host)
+                return -EINVAL;
+        for (size_t i = 0; i < hostlen; i++)
+                if (!isalnum((unsigned char)s[i]) && !strchr(".-_:%", s[i]))
+                        return -EINVAL;
+        memcpy(a->host, s, hostlen);
+        a->host[hostlen] = '\0';
+        return parse_port(colon + 1, &a->port);
+}
+
+int parse_address(const char *s, struct address *ret) {
+        struct address a;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        memset(&a, 0, sizeof a);
+        if (strncmp(s, "unix:", 5) == 0) {
+                size_t len = strlen(s + 5);
+                a.kind = ADDRESS_UNIX;
+                /* sun_path needs a terminating NUL for a path; an abstract name does not, but
+                 * one byte goes to the leading NUL that replaces '@'. */
+                if (len == 0 || len >= sizeof a.path || (s[5] == '@' && len < 2))
+                        return -EINVAL;
+                memcpy(a.path, s + 5, len + 1);
+        } else if (strncmp(s, "tcp:", 4) == 0) {
+                a.kind = ADDRESS_TCP;
+                r = parse_tcp(s + 4, &a);
+                if (r < 0)
+                        return r;
+        } else
+                return -EINVAL;
+        *ret = a;
+        return 0;
+}
+
+int parse_duration_usec(const char *s, uint64_t *ret_usec) {
+        const uint64_t max_sec = 10ULL * 366 * 24 * 3600;
+        uint64_t sec = 0, frac = 0, scale = 1000000;
+        const char *p = s;
+        int digits = 0;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (; isdigit((unsigned char)*p); p++, digits++) {
+                sec = sec * 10 + (uint64_t)(*p - '0');
+                if (sec > max_sec)
+                        return -ERANGE;
+        }
+        if (*p == '.') {
+                p++;
+                for (; isdigit((unsigned char)*p); p++, digits++) {
+                        /* Digits past the microsecond are accepted and dropped. */
+                        if (scale > 1) {
+                                scale /= 10;
+                                frac += (uint64_t)(*p - '0') * scale;
+                        }
+                }
+        }
+        if (*p != '\0' || digits == 0)
+                return -EINVAL;
+        *ret_usec = sec * 1000000 + frac;
+        return 0;
+}
+
+int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino) {
+        unsigned long long dev, ino;
+        char *end;
+
+        if (!s || !isdigit((unsigned char)*s))
+                return -EINVAL;
+        errno = 0;
+        dev = strtoull(s, &end, 10);
+        if (errno || *end != ':' || !isdigit((unsigned char)end[1]))
+                return -EINVAL;
+        ino = strtoull(end + 1, &end, 10);
+        if (errno || *end != '\0')
+                return -EINVAL;
+        *ret_dev = dev;
+        *ret_ino = ino;
+        return 0;
+}
+
+bool module_name_valid(const char *s) {
+        static const char *const keywords[] = {
+                "False", "None", "True", "and", "as", "assert", "async", "await", "break",
+                "class", "continue", "def", "del", "elif", "else", "except", "finally", "for",
+                "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or",
+                "pass", "raise", "return", "try", "while", "with", "yield",
+        };
+
+        if (!s || !(isalpha((unsigned char)*s) || *s == '_'))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!(isalnum((unsigned char)*p) || *p == '_') || (unsigned char)*p >= 0x80)
+                        return false;
+        for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+                if (strcmp(s, keywords[i]) == 0)
+                        return false;
+        return true;
+}
+
+int agent_module_name(const char *path, char *ret, size_t size) {
+        const char *base, *slash;
+        char name[256];
+        size_t len;
+
+        if (!path)
+                return -EINVAL;
+        slash = strrchr(path, '/');
+        base = slash ? slash + 1 : path;
+        len = strlen(base);
+        if (len <= 3 || strcmp(base + len - 3, ".py") != 0)
+                return -EINVAL;
+        len -= 3;
+        if (len >= size || len >= sizeof name)
+                return -ENAMETOOLONG;
+        memcpy(name, base, len);
+        name[len] = '\0';
+        if (!module_name_valid(name))
+                return -EINVAL;
+        memcpy(ret, name, len + 1);
+        return 0;
+}

@@ -1,0 +1,32 @@
+/* parse.h: pure parsers for everything pylaunchd reads from a command line or the environment.
+ * No I/O, no globals, no logging: each returns 0 or a negative errno and writes ret_* only on
+ * success, so each has a table test and a fuzz target. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+enum address_kind { ADDRESS_UNIX, ADDRESS_TCP };
+
+struct address {
+        enum address_kind kind;
+        /* unix: the path; an abstract name (Linux) starts with '@' here and with NUL in sockaddr */
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        char host[256]; /* tcp: a literal address or a name, without brackets */
+        uint16_t port;
+};
+
+/* "unix:PATH", "unix:@NAME", "tcp:HOST:PORT", "tcp:[V6ADDR]:PORT". */
+int parse_address(const char *s, struct address *ret);
+/* Decimal integer in [min, max], the whole string, no sign unless min < 0. */
+int parse_int_range(const char *s, long long min, long long max, long long *ret);
+/* Seconds, fractions allowed ("0.05", "2", "1.5"), to microseconds; at most about 10 years. */
+int parse_duration_usec(const char *s, uint64_t *ret_usec);
+/* JOURNAL_STREAM's "DEVICE:INODE". */
+int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino);
+/* True when s is a usable Python module name: an ASCII identifier, not a keyword. */
+bool module_name_valid(const char *s);
+/* The module name for an agent path: the file's base name less ".py"; -EINVAL otherwise. */
+int agent_module_name(const char *path, char *ret, size_t size);

@@ -1,0 +1,94 @@
+"""pylaunchd: the module the launcher gives every agent (``import pylaunchd``).
+
+Compiled into the launcher and loaded before the agent, so it must stay cheap: it imports
+only ``_socket`` and the launcher's C half, ``_pylaunchd``. The full ``socket`` module costs more
+than starting Python (about 12 ms), so it is imported only when an agent asks for something
+that needs it (``makefile``, ``sendfile``, the listeners handed to ``serve``).
+"""
+
+import _socket
+
+import _pylaunchd
+
+__all__ = ["Connection", "started_by", "version"]
+
+version: str = _pylaunchd.version
+#: How the launcher got its sockets: "systemd", "launchd", "inetd" or "listen".
+started_by: str = _pylaunchd.started_by
+
+
+class Connection(_socket.socket):
+    """The connected socket given to ``handle(conn)``.
+
+    A ``_socket.socket`` (the type under ``socket.socket``) with the parts of ``socket.socket``
+    that live in Python added back: ``with``, ``makefile`` and ``sendfile``. ``family`` and
+    ``type`` are plain ints rather than enums. The launcher closes it after ``handle`` returns;
+    call ``detach()`` to keep the file descriptor past that.
+    """
+
+    # Class-level defaults instead of __init__: creating a Connection costs no Python call.
+    # socket.socket.makefile() keeps its count of open file objects in these two.
+    _io_refs = 0
+    _closed = False
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def makefile(self, mode="r", buffering=None, *, encoding=None, errors=None, newline=None):
+        import socket
+
+        return socket.socket.makefile(self, mode, buffering, encoding=encoding, errors=errors, newline=newline)
+
+    def sendfile(self, file, offset=0, count=None):
+        import socket
+
+        return socket.socket.sendfile(self, file, offset, count)
+
+    def close(self) -> None:
+        # As socket.socket.close: the fd stays open while a makefile() object still uses it.
+        self._closed = True
+        if self._io_refs <= 0:
+            _socket.socket.close(self)
+
+    def _decref_socketios(self) -> None:
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._closed:
+            self.close()
+
+
+def _listener_sockets(specs):
+    """Wrap (fd, name, family, type, proto) tuples as socket.socket objects for serve()."""
+    import socket
+
+    class Listener(socket.socket):
+        """An activated socket: a real socket.socket, plus the name the service manager gave it."""
+
+        name: str = ""
+
+        def __repr__(self) -> str:
+            return f"<pylaunchd.Listener name={self.name!r} {socket.socket.__repr__(self)[1:-1]}>"
+
+    out = []
+    for fd, name, family, kind, proto in specs:
+        if family == 0:  # a FIFO: an unbuffered binary file object
+            import io
+
+            f = io.open(fd, "rb", buffering=0, closefd=True)
+            out.append(f)
+            continue
+        s = Listener(family, kind, proto, fd)
+        s.name = name
+        out.append(s)
+    return out
+
+
+def _serve_signals() -> None:
+    """serve() mode: Python owns SIGTERM and SIGINT; both raise KeyboardInterrupt in the main thread."""
+    import _signal
+
+    _signal.signal(_signal.SIGTERM, _signal.default_int_handler)
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)

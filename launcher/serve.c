@@ -1,0 +1,501 @@
+/* serve.c: the accept loop and dispatch to handle(conn).
+ *
+ * Leader/followers: worker threads take turns as the one leader that polls the listeners and
+ * accepts; once it has a connection it hands leadership to an idle thread and calls handle()
+ * itself, so a connection is never passed between threads. A thread is started only when every
+ * thread is busy, up to --max-connections; when all are busy nobody accepts, and new connections
+ * wait in the kernel's listen queue. Python runs in whichever thread holds the GIL; a handler
+ * blocked in recv() releases it, so a silent client stalls only its own thread.
+ *
+ * Signals (handle mode): the C side owns SIGTERM, SIGINT and SIGHUP; they arrive as bytes on the
+ * self-pipe that the leader polls beside the listeners. In serve() mode Python owns them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "serve.h"
+#include "signals.h"
+
+#define ACCEPT_BACKOFF_MS 100
+
+struct server {
+        struct listener_set *set;
+        struct agent *agent;
+        const struct serve_config *cfg;
+        PyInterpreterState *interp;
+        PyObject *str_close;
+
+        pthread_mutex_t lock;
+        pthread_cond_t follow; /* idle threads wait here to lead */
+        pthread_cond_t done;   /* the main thread waits here for workers to end */
+        bool have_leader;
+        unsigned nthreads, busy;
+        uint64_t handled;
+        atomic_bool stopping;
+        int exit_code;
+
+        /* Used only by the current leader. */
+        struct pollfd *pfds; /* [0] the signal pipe, then one per listener */
+        size_t npfds, next;
+        bool backoff;
+};
+
+static void request_stop(struct server *s, int code) {
+        pthread_mutex_lock(&s->lock);
+        if (!atomic_load(&s->stopping)) {
+                atomic_store(&s->stopping, true);
+                s->exit_code = code;
+                pthread_cond_broadcast(&s->follow);
+                pthread_cond_broadcast(&s->done);
+        }
+        pthread_mutex_unlock(&s->lock);
+        signals_wake(); /* the leader may be asleep in poll() */
+}
+
+static void on_signals(struct server *s) {
+        int sig;
+
+        while ((sig = signals_next()) >= 0) {
+                if (sig == SIGTERM || sig == SIGINT) {
+                        log_info("%s: no longer accepting; finishing %u connection(s) in flight",
+                                 sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
+                        request_stop(s, EXIT_OK);
+                } else if (sig == SIGHUP)
+                        log_warning("SIGHUP: reloading the agent is not supported yet, ignoring");
+        }
+}
+
+static void set_backoff(struct server *s, bool on) {
+        s->backoff = on;
+        for (size_t i = 1; i < s->npfds; i++)
+                s->pfds[i].events = on ? 0 : POLLIN;
+}
+
+/* Accepts on listener i. Returns the fd, -EAGAIN for "poll again", or -1 to stop. */
+static int accept_one(struct server *s, size_t i) {
+        int lfd = s->pfds[i].fd, fd;
+
+#ifdef SOCK_CLOEXEC
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+#else
+        fd = accept(lfd, NULL, NULL);
+        if (fd >= 0) {
+                /* BSD accept() copies O_NONBLOCK from the listener; handlers expect blocking. */
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+                (void)fcntl(fd, F_SETFL, 0);
+        }
+#endif
+        if (fd >= 0)
+                return fd;
+        switch (errno) {
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+                return -EAGAIN;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+                /* Out of fds or memory: the connection stays queued; pause accepting, not dying. */
+                log_errno(LOG_LEVEL_WARNING, errno, "accept on '%s' failed, pausing accepts for %d ms",
+                          s->set->v[i - 1].name, ACCEPT_BACKOFF_MS);
+                set_backoff(s, true);
+                return -EAGAIN;
+        default:
+                log_errno(LOG_LEVEL_ERR, errno, "accept on '%s' failed, stopping", s->set->v[i - 1].name);
+                request_stop(s, EXIT_RUNTIME);
+                return -1;
+        }
+}
+
+/* The leader's loop: returns an accepted fd and its listener, or -1 when serving stops. */
+static int lead(struct server *s, const struct listener **ret_l) {
+        while (!atomic_load(&s->stopping)) {
+                int n = poll(s->pfds, (nfds_t)s->npfds, s->backoff ? ACCEPT_BACKOFF_MS : -1);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_errno(LOG_LEVEL_ERR, errno, "poll failed, stopping");
+                        request_stop(s, EXIT_RUNTIME);
+                        return -1;
+                }
+                if (s->pfds[0].revents & POLLIN)
+                        on_signals(s);
+                if (n == 0 && s->backoff)
+                        set_backoff(s, false);
+                /* Start where the last accept left off, so a busy listener cannot starve another. */
+                for (size_t k = 0; k < s->npfds - 1 && !atomic_load(&s->stopping); k++) {
+                        size_t i = 1 + (s->next + k) % (s->npfds - 1);
+                        short re = s->pfds[i].revents;
+                        int fd;
+
+                        if (re & (POLLERR | POLLNVAL)) {
+                                log_error("listener '%s' failed (poll revents 0x%x), stopping", s->set->v[i - 1].name,
+                                          (unsigned)re);
+                                request_stop(s, EXIT_RUNTIME);
+                                return -1;
+                        }
+                        if (!(re & POLLIN))
+                                continue;
+                        fd = accept_one(s, i);
+                        if (fd == -1)
+                                return -1;
+                        if (fd >= 0) {
+                                s->next = (i - 1 + 1) % (s->npfds - 1);
+                                *ret_l = &s->set->v[i - 1];
+                                return fd;
+                        }
+                }
+        }
+        return -1;
+}
+
+/* handle(conn) for one accepted fd, in the calling thread, taking the GIL with ts. */
+static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct listener *l) {
+        PyObject *args[4], *conn, *r;
+        int status;
+
+        PyEval_RestoreThread(ts);
+        args[0] = PyLong_FromLong(l->info.family);
+        args[1] = PyLong_FromLong(l->info.type);
+        args[2] = PyLong_FromLong(l->info.protocol);
+        args[3] = PyLong_FromLong(fd);
+        conn = args[3] ? PyObject_Vectorcall(s->agent->conn_type, args, 4, NULL) : NULL;
+        for (size_t i = 0; i < 4; i++)
+                Py_XDECREF(args[i]);
+        if (!conn) {
+                close(fd);
+                interp_exception_status("cannot wrap an accepted connection, closing it");
+                goto out;
+        }
+        r = PyObject_CallOneArg(s->agent->handle, conn);
+        if (!r) {
+                char what[512];
+                snprintf(what, sizeof what, "handle() raised on a connection to '%s'; closed it, serving goes on",
+                         l->name);
+                status = interp_exception_status(what);
+                if (status >= 0) {
+                        log_info("handle() called sys.exit(%d): stopping", status);
+                        PyEval_SaveThread();
+                        request_stop(s, status);
+                        PyEval_RestoreThread(ts);
+                }
+        }
+        Py_XDECREF(r);
+        /* The launcher closes the connection; a handler that wants to keep it calls detach(). */
+        r = PyObject_CallMethodNoArgs(conn, s->str_close);
+        if (!r)
+                interp_exception_status("closing a connection failed");
+        Py_XDECREF(r);
+        Py_DECREF(conn);
+out:
+        PyEval_SaveThread();
+}
+
+static void *worker(void *arg);
+
+/* With s->lock held: start one more worker thread. */
+static void spawn_locked(struct server *s) {
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(&t, &attr, worker, s);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                log_errno(LOG_LEVEL_WARNING, r, "cannot start another worker thread (%u running), going on with those",
+                          s->nthreads);
+                return;
+        }
+        s->nthreads++;
+}
+
+static void *worker(void *arg) {
+        struct server *s = arg;
+        PyThreadState *ts = PyThreadState_New(s->interp);
+        sigset_t mask;
+
+        /* Signals are for the main thread's handler; a worker must not be interrupted by them. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                const struct listener *l = NULL;
+                int fd;
+
+                while (s->have_leader && !atomic_load(&s->stopping))
+                        pthread_cond_wait(&s->follow, &s->lock);
+                if (atomic_load(&s->stopping))
+                        break;
+                s->have_leader = true;
+                pthread_mutex_unlock(&s->lock);
+
+                fd = lead(s, &l);
+
+                pthread_mutex_lock(&s->lock);
+                s->have_leader = false;
+                if (fd < 0) {
+                        pthread_cond_broadcast(&s->follow);
+                        continue;
+                }
+                s->busy++;
+                if (s->busy == s->nthreads && s->nthreads < s->cfg->max_connections)
+                        spawn_locked(s);
+                pthread_cond_signal(&s->follow);
+                pthread_mutex_unlock(&s->lock);
+
+                if (s->cfg->verbose)
+                        log_info("connection on '%s'", l->name);
+                handle_one(s, ts, fd, l);
+
+                pthread_mutex_lock(&s->lock);
+                s->busy--;
+                s->handled++;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        PyEval_RestoreThread(ts);
+        PyThreadState_Clear(ts);
+        PyThreadState_DeleteCurrent();
+
+        pthread_mutex_lock(&s->lock);
+        s->nthreads--;
+        pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+static void deadline_after(struct timespec *ts, uint64_t usec) {
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_sec += (time_t)(usec / 1000000);
+        ts->tv_nsec += (long)(usec % 1000000) * 1000;
+        if (ts->tv_nsec >= 1000000000) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000;
+        }
+}
+
+/* Main thread, GIL released: wait until the workers end, or the grace period after a stop runs
+ * out. Returns true when handlers had to be abandoned. */
+static bool wait_workers(struct server *s) {
+        struct timespec deadline;
+        bool armed = false;
+
+        pthread_mutex_lock(&s->lock);
+        while (s->nthreads > 0) {
+                if (!atomic_load(&s->stopping)) {
+                        pthread_cond_wait(&s->done, &s->lock);
+                        continue;
+                }
+                if (!armed) {
+                        deadline_after(&deadline, s->cfg->stop_grace_usec);
+                        armed = true;
+                }
+                if (pthread_cond_timedwait(&s->done, &s->lock, &deadline) == ETIMEDOUT && s->nthreads > 0) {
+                        log_warning("%u handler(s) still running after the %.1f s stop grace period; "
+                                    "abandoning them",
+                                    s->busy, (double)s->cfg->stop_grace_usec / 1e6);
+                        pthread_mutex_unlock(&s->lock);
+                        return true;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        return false;
+}
+
+static int check_roles(const struct listener_set *set, bool *ret_connected) {
+        size_t listening = 0, connected = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                const struct listener *l = &set->v[i];
+                if (l->info.role == SOCK_ROLE_LISTENING)
+                        listening++;
+                else if (l->info.role == SOCK_ROLE_CONNECTED)
+                        connected++;
+                else {
+                        log_error("'%s' (fd %d) is a %s socket: handle(conn) serves stream sockets; define "
+                                  "serve(listeners) in the agent to read it",
+                                  l->name, l->fd, sock_role_name(l->info.role));
+                        return -EPROTONOSUPPORT;
+                }
+        }
+        if (listening && connected) {
+                log_error("given both listening and connected sockets; pass one kind");
+                return -EINVAL;
+        }
+        *ret_connected = connected > 0;
+        return 0;
+}
+
+/* inetd style: one handle(conn) per connected socket, in this thread, then done. */
+static int serve_connected(struct server *s) {
+        PyThreadState *ts = PyThreadState_Get();
+
+        for (size_t i = 0; i < s->set->n && !atomic_load(&s->stopping); i++) {
+                struct listener *l = &s->set->v[i];
+                int fd = l->fd;
+
+                l->fd = -1; /* the Connection object owns it now */
+                PyEval_SaveThread();
+                handle_one(s, ts, fd, l);
+                PyEval_RestoreThread(ts);
+        }
+        return s->exit_code;
+}
+
+static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
+                       const struct serve_config *cfg) {
+        *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get() };
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->follow, NULL);
+        pthread_cond_init(&s->done, NULL);
+        s->str_close = PyUnicode_InternFromString("close");
+        if (!s->str_close)
+                return -ENOMEM;
+        s->npfds = set->n + 1;
+        s->pfds = calloc(s->npfds, sizeof *s->pfds);
+        if (!s->pfds)
+                return -ENOMEM;
+        s->pfds[0] = (struct pollfd){ .fd = signals_fd(), .events = POLLIN };
+        for (size_t i = 0; i < set->n; i++) {
+                /* Non-blocking, so a connection another process took first (several launchers on
+                 * one socket) cannot block the leader in accept(). */
+                if (set->v[i].info.role == SOCK_ROLE_LISTENING) {
+                        int fl = fcntl(set->v[i].fd, F_GETFL);
+                        if (fl < 0 || fcntl(set->v[i].fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                                return log_errno(LOG_LEVEL_ERR, errno, "cannot make '%s' non-blocking", set->v[i].name);
+                }
+                s->pfds[i + 1] = (struct pollfd){ .fd = set->v[i].fd, .events = POLLIN };
+        }
+        return 0;
+}
+
+static void server_free(struct server *s) {
+        Py_XDECREF(s->str_close);
+        free(s->pfds);
+        pthread_cond_destroy(&s->done);
+        pthread_cond_destroy(&s->follow);
+        pthread_mutex_destroy(&s->lock);
+}
+
+static int serve_handle(struct listener_set *set, struct agent *agent, const struct serve_config *cfg,
+                        bool connected, bool *ret_abandoned) {
+        PyThreadState *main_ts;
+        struct server *s;
+        int code;
+
+        /* On the heap: abandoned workers may still look at it after this returns. */
+        s = calloc(1, sizeof *s);
+        if (!s || server_init(s, set, agent, cfg) < 0) {
+                log_error("cannot set up the accept loop: out of memory");
+                if (s)
+                        server_free(s);
+                free(s);
+                return EXIT_RUNTIME;
+        }
+        if (connected) {
+                code = serve_connected(s);
+                server_free(s);
+                free(s);
+                return code;
+        }
+        main_ts = PyEval_SaveThread();
+        pthread_mutex_lock(&s->lock);
+        spawn_locked(s);
+        code = s->nthreads == 0 ? EXIT_OS : EXIT_OK;
+        pthread_mutex_unlock(&s->lock);
+        if (code == EXIT_OK) {
+                *ret_abandoned = wait_workers(s);
+                code = s->exit_code;
+        }
+        PyEval_RestoreThread(main_ts);
+        if (cfg->verbose)
+                log_info("stopped after %llu connection(s)", (unsigned long long)s->handled);
+        if (!*ret_abandoned) {
+                server_free(s);
+                free(s);
+        }
+        return code;
+}
+
+int serve_agent_loop(struct listener_set *set, struct agent *agent) {
+        PyObject *specs, *listeners = NULL, *r = NULL;
+        int status;
+
+        specs = PyList_New((Py_ssize_t)set->n);
+        for (size_t i = 0; specs && i < set->n; i++) {
+                const struct listener *l = &set->v[i];
+                PyObject *t = Py_BuildValue("(isiii)", l->fd, l->name, l->info.family, l->info.type, l->info.protocol);
+                if (!t)
+                        Py_CLEAR(specs);
+                else
+                        PyList_SET_ITEM(specs, (Py_ssize_t)i, t);
+        }
+        if (specs)
+                listeners = PyObject_CallMethod(agent->launcher, "_listener_sockets", "O", specs);
+        Py_XDECREF(specs);
+        if (!listeners) {
+                interp_exception_status("cannot hand the listeners to serve()");
+                return EXIT_AGENT_FAILED;
+        }
+        for (size_t i = 0; i < set->n; i++)
+                set->v[i].fd = -1; /* the Python objects own them now */
+        r = PyObject_CallMethod(agent->launcher, "_serve_signals", NULL);
+        if (r) {
+                Py_DECREF(r);
+                r = PyObject_CallOneArg(agent->serve, listeners);
+        }
+        Py_DECREF(listeners);
+        if (r) {
+                Py_DECREF(r);
+                return EXIT_OK;
+        }
+        if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+                /* SIGTERM or SIGINT while the agent's loop ran: a normal stop. */
+                PyErr_Clear();
+                return EXIT_OK;
+        }
+        status = interp_exception_status("serve() raised");
+        return status >= 0 ? status : EXIT_AGENT_FAILED;
+}
+
+int serve_run(struct listener_set *set, struct agent *agent, const struct serve_config *cfg,
+              bool *ret_abandoned) {
+        bool connected = false;
+
+        *ret_abandoned = false;
+        for (size_t i = 0; i < set->n; i++)
+                connected = connected || set->v[i].info.role == SOCK_ROLE_CONNECTED;
+        /* A listening agent with serve() runs its own loop; a handed-over connection needs handle(). */
+        if (agent->serve && !connected)
+                return serve_agent_loop(set, agent);
+        if (!agent->handle) {
+                log_error("agent %s has serve() but no handle(conn), and was started with one connection "
+                          "(inetd style, or Accept=yes); add handle(conn)",
+                          agent->path);
+                return EXIT_AGENT_NO_HANDLER;
+        }
+        if (check_roles(set, &connected) < 0)
+                return EXIT_ACTIVATION;
+        return serve_handle(set, agent, cfg, connected, ret_abandoned);
+}

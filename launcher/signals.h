@@ -1,0 +1,13 @@
+/* signals.h: signals become bytes on a pipe that the accept loop polls (the self-pipe trick). */
+#pragma once
+
+/* Installs the handlers for SIGTERM, SIGINT and SIGHUP and ignores SIGPIPE. Returns 0 or -errno. */
+int signals_init(void);
+/* The read end, for poll(). */
+int signals_fd(void);
+/* The next pending signal number, 0 for a wake-up from signals_wake(), -EAGAIN when none. */
+int signals_next(void);
+/* Wakes the poller from inside the process (a handler asked to stop, say). */
+void signals_wake(void);
+/* Gives SIGTERM and SIGINT back to the default disposition (for serve() mode). */
+void signals_release(void);
