@@ -1,5 +1,7 @@
 /* activation.c: decides how this process got its sockets, and keeps the set of listeners. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,27 @@ int listener_set_add(struct listener_set *set, int fd, const char *name, const s
         set->v = v;
         set->v[set->n++] = (struct listener){ .fd = fd, .name = copy, .info = *info };
         return 0;
+}
+
+size_t listener_set_drain(struct listener_set *set) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                struct listener *l = &set->v[i];
+                int fl, fd;
+
+                if (l->fd < 0 || l->info.role != SOCK_ROLE_LISTENING)
+                        continue;
+                fl = fcntl(l->fd, F_GETFL);
+                if (fl < 0 || fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                        continue;
+                /* Bounded: a flood must not keep a failed start alive. */
+                while (n < 10000 && (fd = accept(l->fd, NULL, NULL)) >= 0) {
+                        close(fd);
+                        n++;
+                }
+        }
+        return n;
 }
 
 void listener_set_free(struct listener_set *set) {

@@ -27,6 +27,8 @@ struct activation_ops {
         int (*listen_fds_with_names)(int unset_environment, char ***ret_names);
         /* launch_activate_socket(): 0 and a malloc'd array, or a positive errno as launchd does. */
         int (*activate_socket)(const char *name, int **ret_fds, size_t *ret_count);
+        /* sd_notify(): > 0 sent, 0 nobody listens, < 0 error. */
+        int (*notify)(int unset_environment, const char *state);
 };
 
 /* The real service managers, for this platform (fields are NULL where there is none). */
@@ -46,6 +48,10 @@ int activation_checkin(const struct options *opts, const struct activation_ops *
                        struct listener_set *set);
 
 int listener_set_add(struct listener_set *set, int fd, const char *name, const struct sockinfo *info);
+/* After a failed start under a service manager: accepts and closes the connections already
+ * queued on the listening sockets, so the socket does not start the service again at once and
+ * again (a restart loop). Returns how many were closed. */
+size_t listener_set_drain(struct listener_set *set);
 /* Closes the fds, removes self-bound socket files, frees everything. */
 void listener_set_free(struct listener_set *set);
 const char *origin_name(enum origin origin);

@@ -182,6 +182,33 @@ int interp_load_agent(struct agent *agent) {
         return EXIT_OK;
 }
 
+int interp_reload_agent(struct agent *agent) {
+        PyObject *m, *handle, *serve;
+
+        m = PyObject_CallMethod(agent->launcher, "_fresh_import", "ss", agent->name, agent->path);
+        if (!m) {
+                if (interp_exception_status("reloading the agent failed; keeping the code already loaded") >= 0)
+                        log_error("the agent called sys.exit() while reloading; keeping the code already loaded");
+                return -1;
+        }
+        handle = get_callable(m, "handle");
+        serve = get_callable(m, "serve");
+        /* The loop that runs is the one already chosen: the new code must fit it. */
+        if ((agent->handle && !handle) || (!agent->handle && !serve)) {
+                log_error("reloaded agent %s lacks the %s the running loop calls; keeping the code already loaded",
+                          agent->path, agent->handle ? "handle(conn)" : "serve(listeners)");
+                Py_XDECREF(handle);
+                Py_XDECREF(serve);
+                Py_DECREF(m);
+                return -1;
+        }
+        Py_SETREF(agent->module, m);
+        Py_XSETREF(agent->handle, handle);
+        Py_XSETREF(agent->serve, serve);
+        log_info("reloaded agent %s", agent->path);
+        return 0;
+}
+
 /* SystemExit's code as exit() would treat it: None is 0, an int is itself, anything else is
  * printed and gives 1. */
 static int system_exit_status(PyObject *exc) {

@@ -23,6 +23,10 @@ int agent_locate(const char *arg, struct agent *ret);
 int interp_start(const struct options *opts, const struct agent *agent);
 /* Imports pylaunchd and the agent, finds handle and serve. GIL held. Returns an exit code. */
 int interp_load_agent(struct agent *agent);
+/* SIGHUP: imports the agent's file afresh and switches to its handle/serve. If the new code
+ * fails to import or has no handler, the old one stays and the reason is logged. GIL held.
+ * Returns 0 or -1. */
+int interp_reload_agent(struct agent *agent);
 /* After a call into Python failed: a SystemExit gives its exit status (>= 0) and prints nothing
  * else; anything else is logged with `what` and its traceback, and gives -1. Clears the error. */
 int interp_exception_status(const char *what);

@@ -1,6 +1,9 @@
 /* main.c: glue. Parse the command line, check in, start Python, serve, exit with one code. */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "activation.h"
@@ -8,11 +11,10 @@
 #include "interp.h"
 #include "log.h"
 #include "module.h"
+#include "notify.h"
 #include "options.h"
 #include "serve.h"
 #include "signals.h"
-
-#define STOP_GRACE_USEC (10ULL * 1000000)
 
 /* fds 0-2 must exist, or the first socket we open becomes "stderr" and a log line goes to a client. */
 static void ensure_std_fds(void) {
@@ -26,11 +28,42 @@ static void ensure_std_fds(void) {
                 }
 }
 
+/* What systemctl status shows for a failed start: STATUS= text and an ERRNO= it can name. */
+static void notify_failed(int code) {
+        static const struct {
+                int code, err;
+                const char *what;
+        } table[] = {
+                { EXIT_USAGE, EINVAL, "bad command line" },
+                { EXIT_AGENT_BROKEN, ENOEXEC, "the agent failed to import" },
+                { EXIT_AGENT_MISSING, ENOENT, "the agent file is missing or unreadable" },
+                { EXIT_AGENT_NO_HANDLER, ENOSYS, "the agent defines neither handle() nor serve()" },
+                { EXIT_AGENT_FAILED, EIO, "the agent or the interpreter failed" },
+                { EXIT_OS, EIO, "the system refused a resource" },
+                { EXIT_ACTIVATION, EBADF, "the sockets passed are unusable" },
+        };
+
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+                if (table[i].code == code) {
+                        notify_send("STATUS=Failed: %s (exit %d), see the log\nERRNO=%d", table[i].what, code,
+                                    table[i].err);
+                        return;
+                }
+}
+
+static void describe(const struct listener_set *set, const struct agent *agent, char *buf, size_t size) {
+        const char *base = strrchr(agent->path, '/');
+
+        snprintf(buf, size, "%.200s on '%.200s'%s", base ? base + 1 : agent->path, set->n ? set->v[0].name : "?",
+                 set->n > 1 ? " and others" : "");
+}
+
 int main(int argc, char **argv) {
         struct options opts;
         struct listener_set set = {};
         struct agent agent;
-        bool abandoned = false;
+        bool abandoned = false, managed;
+        char what[512];
         int r, code;
 
         ensure_std_fds();
@@ -40,9 +73,7 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         if (r != OPTIONS_RUN)
                 return EXIT_OK;
-        code = agent_locate(opts.agent, &agent);
-        if (code != EXIT_OK)
-                return code;
+        notify_init(&activation_ops_real);
         r = signals_init();
         if (r < 0) {
                 log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
@@ -52,18 +83,36 @@ int main(int argc, char **argv) {
          * activation environment, and a bad socket costs no interpreter start-up. */
         code = activation_checkin(&opts, &activation_ops_real, &set);
         if (code != EXIT_OK)
-                goto finish;
+                goto failed;
+        managed = set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD;
+        if (opts.idle_timeout_usec && !managed)
+                log_warning("--idle-timeout ignored: only a socket-activated launcher may exit when idle, "
+                            "nothing would start it again");
+        code = agent_locate(opts.agent, &agent);
+        if (code != EXIT_OK)
+                goto failed;
         module_set_origin(set.origin);
         code = interp_start(&opts, &agent);
         if (code != EXIT_OK)
-                goto finish;
+                goto failed;
         code = interp_load_agent(&agent);
-        if (code == EXIT_OK) {
+        if (code != EXIT_OK) {
+                interp_finish(&agent);
+                goto failed;
+        }
+        describe(&set, &agent, what, sizeof what);
+        notify_send("READY=1\nSTATUS=Serving %s", what);
+        {
                 struct serve_config cfg = { .max_connections = opts.max_connections,
-                                            .stop_grace_usec = STOP_GRACE_USEC,
+                                            .stop_grace_usec = opts.stop_timeout_usec,
+                                            .idle_usec = managed ? opts.idle_timeout_usec : 0,
+                                            .min_uptime_usec = opts.min_uptime_usec,
+                                            .watchdog_usec = notify_watchdog_usec(),
+                                            .what = what,
                                             .verbose = opts.verbose };
                 code = serve_run(&set, &agent, &cfg, &abandoned);
         }
+        notify_send("STOPPING=1");
         if (abandoned) {
                 /* Handlers still hold Python thread states: finalizing would wait on or pull the
                  * interpreter from under them. Flush what was printed and leave. */
@@ -72,7 +121,17 @@ int main(int argc, char **argv) {
                 _exit(code);
         }
         interp_finish(&agent);
-finish:
+        listener_set_free(&set);
+        return code;
+
+failed:
+        notify_failed(code);
+        if (set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD) {
+                /* Queued clients would start us again at once, and again: close them instead. */
+                size_t n = listener_set_drain(&set);
+                if (n)
+                        log_warning("closed %zu waiting connection(s): the agent cannot run until fixed", n);
+        }
         listener_set_free(&set);
         return code;
 }

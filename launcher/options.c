@@ -9,7 +9,7 @@
 #include "log.h"
 #include "options.h"
 
-enum { OPT_BACKLOG = 0x100, OPT_SITE };
+enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
@@ -17,6 +17,9 @@ static const struct option long_options[] = {
         { "max-connections", required_argument, NULL, 'c' },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
         { "site", no_argument, NULL, OPT_SITE },
+        { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+        { "min-uptime", required_argument, NULL, OPT_MIN_UPTIME },
+        { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
         { "unbuffered", no_argument, NULL, 'u' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -43,6 +46,13 @@ void options_usage(FILE *f, const char *program) {
                 "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
                 "                              that, new ones wait in the kernel's queue\n"
                 "      --backlog N             listen() backlog for --listen sockets (default 128)\n"
+                "      --idle-timeout SECONDS  when socket-activated, exit after this long with no\n"
+                "                              connection in flight (fractions allowed; default never);\n"
+                "                              the service manager starts it again on the next one\n"
+                "      --min-uptime SECONDS    never idle-exit sooner than this after start\n"
+                "                              (default 0.25, under the units' start limit)\n"
+                "      --stop-timeout SECONDS  on SIGTERM, how long handlers in flight may finish\n"
+                "                              (default 10; keep it under TimeoutStopSec=)\n"
                 "      --site                  import site, so site-packages are importable\n"
                 "                              (costs start-up time; off by default)\n"
                 "  -u, --unbuffered            unbuffered stdout and stderr, as python -u\n"
@@ -70,7 +80,10 @@ PL_PRINTF(2, 3) static int bad(const char *program, const char *fmt, ...) {
 
 int options_parse(int argc, char **argv, struct options *ret) {
         const char *program = argc > 0 && argv[0] ? argv[0] : "pylaunchd";
-        struct options o = { .max_connections = OPTIONS_DEFAULT_MAX_CONNECTIONS, .backlog = 128 };
+        struct options o = { .max_connections = OPTIONS_DEFAULT_MAX_CONNECTIONS,
+                             .backlog = 128,
+                             .min_uptime_usec = OPTIONS_DEFAULT_MIN_UPTIME_USEC,
+                             .stop_timeout_usec = OPTIONS_DEFAULT_STOP_TIMEOUT_USEC };
         long long v;
         int c;
 
@@ -105,6 +118,18 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (parse_int_range(optarg, 1, 65535, &v) < 0)
                                 return bad(program, "--backlog '%s' must be a whole number from 1 to 65535", optarg);
                         o.backlog = (int)v;
+                        break;
+                case OPT_IDLE_TIMEOUT:
+                        if (parse_duration_usec(optarg, &o.idle_timeout_usec) < 0 || o.idle_timeout_usec == 0)
+                                return bad(program, "--idle-timeout '%s' must be a positive number of seconds, e.g. 30 or 0.5", optarg);
+                        break;
+                case OPT_MIN_UPTIME:
+                        if (parse_duration_usec(optarg, &o.min_uptime_usec) < 0)
+                                return bad(program, "--min-uptime '%s' must be a number of seconds, e.g. 0.25", optarg);
+                        break;
+                case OPT_STOP_TIMEOUT:
+                        if (parse_duration_usec(optarg, &o.stop_timeout_usec) < 0)
+                                return bad(program, "--stop-timeout '%s' must be a number of seconds, e.g. 10", optarg);
                         break;
                 case OPT_SITE:
                         o.site = true;

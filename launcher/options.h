@@ -9,6 +9,10 @@
 #define OPTIONS_MAX_SOCKET_NAMES 16
 #define OPTIONS_DEFAULT_MAX_CONNECTIONS 64
 #define OPTIONS_MAX_MAX_CONNECTIONS 4096
+/* With the units' StartLimitBurst=50 per StartLimitIntervalSec=10s, a start every 0.25 s at most
+ * (40 per 10 s) can never hit the start limit, however short the idle timeout. */
+#define OPTIONS_DEFAULT_MIN_UPTIME_USEC 250000ULL
+#define OPTIONS_DEFAULT_STOP_TIMEOUT_USEC 10000000ULL
 
 struct options {
         struct address listen[OPTIONS_MAX_LISTEN];
@@ -16,6 +20,9 @@ struct options {
         const char *socket_names[OPTIONS_MAX_SOCKET_NAMES]; /* launchd Sockets keys */
         size_t n_socket_names;
         unsigned max_connections;
+        uint64_t idle_timeout_usec; /* 0: never idle-exit */
+        uint64_t min_uptime_usec;   /* no idle exit sooner than this after start */
+        uint64_t stop_timeout_usec; /* grace for handlers in flight at a stop */
         int backlog;
         bool verbose;
         bool site;          /* import site (site-packages); off for speed */

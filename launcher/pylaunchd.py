@@ -86,6 +86,31 @@ def _listener_sockets(specs):
     return out
 
 
+def _fresh_import(name: str, path: str):
+    """SIGHUP: execute the agent's file as a new module; sys.modules keeps the old one on failure.
+
+    Compiled from the source, not from __pycache__: a pyc is matched by the source's mtime in
+    whole seconds and its size, so an edit within the same second could reload stale code.
+    """
+    import sys
+
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec", dont_inherit=True)
+    module = type(sys)(name)
+    module.__file__ = path
+    old = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        if old is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = old
+        raise
+    return module
+
+
 def _serve_signals() -> None:
     """serve() mode: Python owns SIGTERM and SIGINT; both raise KeyboardInterrupt in the main thread."""
     import _signal

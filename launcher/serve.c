@@ -22,6 +22,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "notify.h"
 #include "serve.h"
 #include "signals.h"
 
@@ -38,8 +39,10 @@ struct server {
         pthread_cond_t follow; /* idle threads wait here to lead */
         pthread_cond_t done;   /* the main thread waits here for workers to end */
         bool have_leader;
+        bool reload_requested;
         unsigned nthreads, busy;
         uint64_t handled;
+        uint64_t last_active;  /* CLOCK_MONOTONIC usec: last accept or handler end */
         atomic_bool stopping;
         int exit_code;
 
@@ -49,16 +52,26 @@ struct server {
         bool backoff;
 };
 
-static void request_stop(struct server *s, int code) {
-        pthread_mutex_lock(&s->lock);
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void request_stop_locked(struct server *s, int code) {
         if (!atomic_load(&s->stopping)) {
                 atomic_store(&s->stopping, true);
                 s->exit_code = code;
                 pthread_cond_broadcast(&s->follow);
                 pthread_cond_broadcast(&s->done);
         }
-        pthread_mutex_unlock(&s->lock);
         signals_wake(); /* the leader may be asleep in poll() */
+}
+
+static void request_stop(struct server *s, int code) {
+        pthread_mutex_lock(&s->lock);
+        request_stop_locked(s, code);
+        pthread_mutex_unlock(&s->lock);
 }
 
 static void on_signals(struct server *s) {
@@ -69,8 +82,13 @@ static void on_signals(struct server *s) {
                         log_info("%s: no longer accepting; finishing %u connection(s) in flight",
                                  sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
                         request_stop(s, EXIT_OK);
-                } else if (sig == SIGHUP)
-                        log_warning("SIGHUP: reloading the agent is not supported yet, ignoring");
+                } else if (sig == SIGHUP) {
+                        /* The main thread reloads: it holds no connection and can take the GIL. */
+                        pthread_mutex_lock(&s->lock);
+                        s->reload_requested = true;
+                        pthread_cond_broadcast(&s->done);
+                        pthread_mutex_unlock(&s->lock);
+                }
         }
 }
 
@@ -166,7 +184,7 @@ static int lead(struct server *s, const struct listener **ret_l) {
 
 /* handle(conn) for one accepted fd, in the calling thread, taking the GIL with ts. */
 static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct listener *l) {
-        PyObject *args[4], *conn, *r;
+        PyObject *args[4], *conn, *handler, *r;
         int status;
 
         PyEval_RestoreThread(ts);
@@ -182,7 +200,10 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
                 interp_exception_status("cannot wrap an accepted connection, closing it");
                 goto out;
         }
-        r = PyObject_CallOneArg(s->agent->handle, conn);
+        /* Our own reference: a reload may replace agent->handle while this one runs. */
+        handler = Py_NewRef(s->agent->handle);
+        r = PyObject_CallOneArg(handler, conn);
+        Py_DECREF(handler);
         if (!r) {
                 char what[512];
                 snprintf(what, sizeof what, "handle() raised on a connection to '%s'; closed it, serving goes on",
@@ -259,6 +280,7 @@ static void *worker(void *arg) {
                         continue;
                 }
                 s->busy++;
+                s->last_active = now_usec();
                 if (s->busy == s->nthreads && s->nthreads < s->cfg->max_connections)
                         spawn_locked(s);
                 pthread_cond_signal(&s->follow);
@@ -271,6 +293,7 @@ static void *worker(void *arg) {
                 pthread_mutex_lock(&s->lock);
                 s->busy--;
                 s->handled++;
+                s->last_active = now_usec();
         }
         pthread_mutex_unlock(&s->lock);
 
@@ -285,42 +308,108 @@ static void *worker(void *arg) {
         return NULL;
 }
 
-static void deadline_after(struct timespec *ts, uint64_t usec) {
-        clock_gettime(CLOCK_REALTIME, ts);
-        ts->tv_sec += (time_t)(usec / 1000000);
-        ts->tv_nsec += (long)(usec % 1000000) * 1000;
-        if (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
+/* Waits on s->done until the CLOCK_MONOTONIC time `until` (usec). Condition variables time out
+ * on CLOCK_REALTIME portably (macOS has no pthread_condattr_setclock), so convert; a clock
+ * step costs at most one early or late tick. */
+static void wait_until(struct server *s, uint64_t until) {
+        uint64_t now = now_usec(), rel = until > now ? until - now : 0;
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(rel / 1000000);
+        ts.tv_nsec += (long)(rel % 1000000) * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
         }
+        (void)pthread_cond_timedwait(&s->done, &s->lock, &ts);
 }
 
-/* Main thread, GIL released: wait until the workers end, or the grace period after a stop runs
- * out. Returns true when handlers had to be abandoned. */
-static bool wait_workers(struct server *s) {
-        struct timespec deadline;
-        bool armed = false;
+static uint64_t min_u64(uint64_t a, uint64_t b) {
+        return a < b ? a : b;
+}
+
+/* With s->lock held, GIL released: runs fn with the GIL and without the lock. */
+static void with_gil(struct server *s, PyThreadState *ts, void (*fn)(struct server *)) {
+        pthread_mutex_unlock(&s->lock);
+        PyEval_RestoreThread(ts);
+        fn(s);
+        PyEval_SaveThread();
+        pthread_mutex_lock(&s->lock);
+}
+
+static void do_reload(struct server *s) {
+        (void)interp_reload_agent(s->agent);
+}
+
+static void do_watchdog(struct server *s) {
+        /* Sent with the GIL just taken: a wedged interpreter stops the pings, and systemd
+         * restarts a service that can no longer run Python. */
+        (void)s;
+        notify_send("WATCHDOG=1");
+}
+
+#define STATUS_TICK_USEC 1000000ULL
+
+/* The main thread while workers serve: idle exit, watchdog, STATUS, reload, and the stop grace
+ * period. Returns true when handlers had to be abandoned after the grace period. */
+static bool supervise(struct server *s, PyThreadState *ts) {
+        uint64_t start = now_usec(), last_ping = start, stop_deadline = 0, shown_handled = 0;
+        unsigned shown_busy = 0;
+        bool abandoned = false;
 
         pthread_mutex_lock(&s->lock);
+        s->last_active = start;
         while (s->nthreads > 0) {
-                if (!atomic_load(&s->stopping)) {
-                        pthread_cond_wait(&s->done, &s->lock);
+                uint64_t now = now_usec(), wake = now + STATUS_TICK_USEC;
+
+                if (atomic_load(&s->stopping)) {
+                        if (!stop_deadline)
+                                stop_deadline = now + s->cfg->stop_grace_usec;
+                        if (now >= stop_deadline) {
+                                log_warning("%u handler(s) still running after the %.1f s stop grace period; "
+                                            "abandoning them",
+                                            s->busy, (double)s->cfg->stop_grace_usec / 1e6);
+                                abandoned = true;
+                                break;
+                        }
+                        wake = min_u64(wake, stop_deadline);
+                } else if (s->cfg->idle_usec && s->busy == 0) {
+                        uint64_t idle_at = s->last_active + s->cfg->idle_usec;
+                        if (idle_at < start + s->cfg->min_uptime_usec)
+                                idle_at = start + s->cfg->min_uptime_usec;
+                        if (now >= idle_at) {
+                                if (s->cfg->verbose)
+                                        log_info("idle for %.3f s: exiting, the service manager keeps the socket",
+                                                 (double)(now - s->last_active) / 1e6);
+                                request_stop_locked(s, EXIT_OK);
+                                continue;
+                        }
+                        wake = min_u64(wake, idle_at);
+                }
+                if (s->reload_requested) {
+                        s->reload_requested = false;
+                        with_gil(s, ts, do_reload);
                         continue;
                 }
-                if (!armed) {
-                        deadline_after(&deadline, s->cfg->stop_grace_usec);
-                        armed = true;
+                if (s->cfg->watchdog_usec) {
+                        if (now >= last_ping + s->cfg->watchdog_usec / 2) {
+                                with_gil(s, ts, do_watchdog);
+                                last_ping = now;
+                                continue;
+                        }
+                        wake = min_u64(wake, last_ping + s->cfg->watchdog_usec / 2);
                 }
-                if (pthread_cond_timedwait(&s->done, &s->lock, &deadline) == ETIMEDOUT && s->nthreads > 0) {
-                        log_warning("%u handler(s) still running after the %.1f s stop grace period; "
-                                    "abandoning them",
-                                    s->busy, (double)s->cfg->stop_grace_usec / 1e6);
-                        pthread_mutex_unlock(&s->lock);
-                        return true;
+                if (s->handled != shown_handled || s->busy != shown_busy) {
+                        shown_handled = s->handled;
+                        shown_busy = s->busy;
+                        notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
+                                    (unsigned long long)shown_handled, shown_busy);
                 }
+                wait_until(s, wake);
         }
         pthread_mutex_unlock(&s->lock);
-        return false;
+        return abandoned;
 }
 
 static int check_roles(const struct listener_set *set, bool *ret_connected) {
@@ -425,10 +514,11 @@ static int serve_handle(struct listener_set *set, struct agent *agent, const str
         code = s->nthreads == 0 ? EXIT_OS : EXIT_OK;
         pthread_mutex_unlock(&s->lock);
         if (code == EXIT_OK) {
-                *ret_abandoned = wait_workers(s);
+                *ret_abandoned = supervise(s, main_ts);
                 code = s->exit_code;
         }
         PyEval_RestoreThread(main_ts);
+        notify_send("STOPPING=1\nSTATUS=Stopped after %llu connection(s)", (unsigned long long)s->handled);
         if (cfg->verbose)
                 log_info("stopped after %llu connection(s)", (unsigned long long)s->handled);
         if (!*ret_abandoned) {

@@ -10,6 +10,10 @@
 struct serve_config {
         unsigned max_connections; /* handlers running at once; beyond it, accept() waits */
         uint64_t stop_grace_usec; /* how long a stop waits for handlers in flight */
+        uint64_t idle_usec;       /* exit after this long with nothing in flight; 0 never */
+        uint64_t min_uptime_usec; /* but never sooner than this after start */
+        uint64_t watchdog_usec;   /* WATCHDOG=1 owed this often; 0 off */
+        const char *what;         /* for STATUS=: "Agent.py on 'rot13.sock'" */
         bool verbose;
 };
 

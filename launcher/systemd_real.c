@@ -5,4 +5,5 @@
 
 const struct activation_ops activation_ops_real = {
         .listen_fds_with_names = sd_listen_fds_with_names,
+        .notify = sd_notify,
 };
