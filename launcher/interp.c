@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <mach-o/dyld.h>
+#endif
 
 #include "config.h"
 #include "exitcode.h"
@@ -65,12 +68,11 @@ static int status_failed(PyStatus status, const char *what) {
         return EXIT_AGENT_FAILED;
 }
 
-int interp_start(const struct options *opts, const struct agent *agent) {
+/* Starts an isolated interpreter in UTF-8 mode with sys.argv = argv. GIL held on success. */
+static int start(int argc, char **argv, bool site, bool unbuffered) {
         PyPreConfig pre;
         PyConfig config;
         PyStatus status;
-        PyObject *path, *dir;
-        int r;
 
         if (module_register() < 0) {
                 log_error("cannot register the pylaunchd module");
@@ -88,8 +90,8 @@ int interp_start(const struct options *opts, const struct agent *agent) {
         PyConfig_InitIsolatedConfig(&config);
         /* The launcher owns SIGINT and SIGTERM (signals.c); Python installs no handlers. */
         config.install_signal_handlers = 0;
-        config.site_import = opts->site;
-        config.buffered_stdio = !opts->unbuffered;
+        config.site_import = site;
+        config.buffered_stdio = !unbuffered;
         config.parse_argv = 0;
         /* sys.executable is the real interpreter, not this launcher: multiprocessing's spawn and
          * subprocess.run([sys.executable, ...]) must start Python. */
@@ -97,13 +99,21 @@ int interp_start(const struct options *opts, const struct agent *agent) {
         if (!PyStatus_Exception(status))
                 status = PyConfig_SetBytesString(&config, &config.program_name, PYLAUNCHD_PYTHON);
         if (!PyStatus_Exception(status))
-                status = PyConfig_SetBytesArgv(&config, opts->agent_argc, opts->agent_argv);
+                status = PyConfig_SetBytesArgv(&config, argc, argv);
         if (!PyStatus_Exception(status))
                 status = Py_InitializeFromConfig(&config);
         PyConfig_Clear(&config);
         if (PyStatus_Exception(status))
                 return status_failed(status, "cannot start Python");
+        return EXIT_OK;
+}
 
+int interp_start(const struct options *opts, const struct agent *agent) {
+        PyObject *path, *dir;
+        int r = start(opts->agent_argc, opts->agent_argv, opts->site, opts->unbuffered);
+
+        if (r != EXIT_OK)
+                return r;
         /* sys.argv[0] as the agent's resolved path, as `python3 Agent.py` would show it. */
         path = PySys_GetObject("argv");
         dir = PyUnicode_DecodeFSDefault(agent->path);
@@ -138,7 +148,7 @@ int interp_load_agent(struct agent *agent) {
         PyObject *stdlib, *name;
         int clash, status;
 
-        agent->launcher = module_load();
+        agent->launcher = module_load("pylaunchd");
         if (!agent->launcher) {
                 interp_exception_status("cannot load the built-in pylaunchd module");
                 return EXIT_AGENT_FAILED;
@@ -249,6 +259,47 @@ int interp_exception_status(const char *what) {
         log_error("%s:", what);
         PyErr_PrintEx(0); /* not SystemExit, so this only prints */
         return -1;
+}
+
+/* The launcher's own absolute path, for units and plists that must name it. */
+static void self_path(char *buf, size_t size, const char *argv0) {
+#ifdef __APPLE__
+        uint32_t n = (uint32_t)size;
+        char raw[PATH_MAX];
+        if (_NSGetExecutablePath(raw, &n) == 0 && realpath(raw, buf))
+                return;
+#else
+        if (realpath("/proc/self/exe", buf))
+                return;
+#endif
+        if (!realpath(argv0, buf))
+                snprintf(buf, size, "%s", argv0);
+}
+
+int interp_run_tool(const char *module, int argc, char **argv) {
+        char exe[PATH_MAX];
+        PyObject *m, *r;
+        int status;
+
+        self_path(exe, sizeof exe, argv[0]);
+        module_set_executable(exe);
+        status = start(argc, argv, false, false);
+        if (status != EXIT_OK)
+                return status;
+        m = module_load(module);
+        r = m ? PyObject_CallMethod(m, "main", NULL) : NULL;
+        if (r) {
+                status = PyLong_Check(r) ? (int)PyLong_AsLong(r) : EXIT_OK;
+                Py_DECREF(r);
+        } else {
+                status = interp_exception_status(argv[0]);
+                if (status < 0)
+                        status = EXIT_AGENT_FAILED;
+        }
+        Py_XDECREF(m);
+        if (Py_FinalizeEx() < 0 && status == EXIT_OK)
+                status = EXIT_RUNTIME;
+        return status;
 }
 
 void interp_flush(void) {

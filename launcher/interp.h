@@ -30,6 +30,9 @@ int interp_reload_agent(struct agent *agent);
 /* After a call into Python failed: a SystemExit gives its exit status (>= 0) and prints nothing
  * else; anything else is logged with `what` and its traceback, and gives -1. Clears the error. */
 int interp_exception_status(const char *what);
+/* `pylaunchd install ...`: runs main() of a Python tool compiled into the binary, with
+ * sys.argv = argv. Returns its exit status. */
+int interp_run_tool(const char *module, int argc, char **argv);
 /* Flushes sys.stdout and sys.stderr (GIL held). */
 void interp_flush(void);
 /* Finalizes the interpreter (atexit handlers, non-daemon threads). GIL held. */

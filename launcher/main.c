@@ -68,22 +68,27 @@ int main(int argc, char **argv) {
 
         ensure_std_fds();
         log_init("pylaunchd");
+        /* `pylaunchd install|uninstall ...`: the installer, Python compiled into the binary. */
+        if (argc > 1 && (strcmp(argv[1], "install") == 0 || strcmp(argv[1], "uninstall") == 0))
+                return interp_run_tool("_pylaunchd_install", argc - 1, argv + 1);
         r = options_parse(argc, argv, &opts);
         if (r < 0)
                 return EXIT_USAGE;
         if (r != OPTIONS_RUN)
                 return EXIT_OK;
         notify_init(&activation_ops_real);
-        r = signals_init();
-        if (r < 0) {
-                log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
-                return EXIT_OS;
-        }
-        /* Check in before Python starts: nothing in the interpreter may see or inherit the
-         * activation environment, and a bad socket costs no interpreter start-up. */
+        /* Check in first: before Python starts, so nothing in the interpreter sees or inherits
+         * the activation environment; and before we open any fd of our own, so that a descriptor
+         * systemd promised but did not pass (a closed fd 3) is reported, not mistaken for ours. */
         code = activation_checkin(&opts, &activation_ops_real, &set);
         if (code != EXIT_OK)
                 goto failed;
+        r = signals_init();
+        if (r < 0) {
+                log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
+                code = EXIT_OS;
+                goto failed;
+        }
         managed = set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD;
         if (opts.idle_timeout_usec && !managed)
                 log_warning("--idle-timeout ignored: only a socket-activated launcher may exit when idle, "

@@ -8,6 +8,8 @@
 int module_register(void);
 /* Records what the module reports (how the launcher was started). Before module_load(). */
 void module_set_origin(enum origin origin);
-/* Loads the Python half from the code compiled into the binary and puts it in sys.modules.
- * GIL held. Returns a new reference, or NULL with a Python exception set. */
-PyObject *module_load(void);
+/* The launcher's own absolute path, for the installer (_pylaunchd.executable). */
+void module_set_executable(const char *path);
+/* Loads a module compiled into the binary ("pylaunchd", "_pylaunchd_install") and puts it in
+ * sys.modules. GIL held. Returns a new reference, or NULL with a Python exception set. */
+PyObject *module_load(const char *name);

@@ -30,6 +30,8 @@ static const struct option long_options[] = {
 void options_usage(FILE *f, const char *program) {
         fprintf(f,
                 "Usage: %1$s [OPTIONS] AGENT.py [AGENT ARGS...]\n"
+                "       %1$s install --name NAME [INSTALL OPTIONS] [OPTIONS] AGENT.py [ARGS...]\n"
+                "       %1$s uninstall --name NAME\n"
                 "\n"
                 "Serve a Python agent's handle(conn) or serve(listeners) on sockets that a service\n"
                 "manager owns. It runs in one of three ways:\n"
@@ -59,6 +61,8 @@ void options_usage(FILE *f, const char *program) {
                 "  -v, --verbose               log each connection\n"
                 "  -h, --help                  show this help\n"
                 "  -V, --version               show the version and the embedded Python\n"
+                "\n"
+                "`%1$s install --help` shows how to install an agent as a per-user service.\n"
                 "\n"
                 "The agent defines handle(conn), called once per connection, or serve(listeners)\n"
                 "to run its own loop. Exit codes: 0 ok, 1 runtime error, 64 usage, 65 agent failed\n"

@@ -6,11 +6,12 @@ than starting Python (about 12 ms), so it is imported only when an agent asks fo
 that needs it (``makefile``, ``sendfile``, the listeners handed to ``serve``).
 """
 
+import _io
 import _socket
 
 import _pylaunchd
 
-__all__ = ["Connection", "started_by", "version"]
+__all__ = ["Connection", "Pipe", "started_by", "version"]
 
 version: str = _pylaunchd.version
 #: How the launcher got its sockets: "systemd", "launchd", "inetd" or "listen".
@@ -60,6 +61,24 @@ class Connection(_socket.socket):
             self.close()
 
 
+class Pipe(_io.FileIO):
+    """A named pipe (systemd ListenFIFO=) given to ``handle(pipe)`` when a writer has written.
+
+    Non-blocking and unbuffered: ``read()`` returns the bytes written so far, or None when none
+    are left. ``name`` is the name the service manager gave it. The launcher keeps the pipe
+    open across calls and does not poll it again until ``handle`` returns.
+    """
+
+    def __repr__(self) -> str:
+        return f"<pylaunchd.Pipe name={self.name!r} fd={self.fileno()}>"
+
+
+def _pipe(fd: int, name: str) -> Pipe:
+    p = Pipe(fd, "rb", closefd=False)
+    p.name = name
+    return p
+
+
 def _listener_sockets(specs):
     """Wrap (fd, name, family, type, proto) tuples as socket.socket objects for serve()."""
     import socket
@@ -74,11 +93,10 @@ def _listener_sockets(specs):
 
     out = []
     for fd, name, family, kind, proto in specs:
-        if family == 0:  # a FIFO: an unbuffered binary file object
-            import io
-
-            f = io.open(fd, "rb", buffering=0, closefd=True)
-            out.append(f)
+        if family == 0:  # a FIFO
+            p = Pipe(fd, "rb", closefd=True)
+            p.name = name
+            out.append(p)
             continue
         s = Listener(family, kind, proto, fd)
         s.name = name

@@ -46,6 +46,9 @@ struct server {
         atomic_bool stopping;
         int exit_code;
 
+        bool *fifo_busy;       /* per listener: a handler is reading this FIFO (under lock) */
+        bool has_fifo;
+
         /* Used only by the current leader. */
         struct pollfd *pfds; /* [0] the signal pipe, then one per listener */
         size_t npfds, next;
@@ -92,10 +95,23 @@ static void on_signals(struct server *s) {
         }
 }
 
+/* Which listeners the leader polls: not during an accept back-off, and not a FIFO that a
+ * handler is still reading (it would poll readable again at once). */
+static void set_events(struct server *s) {
+        if (s->has_fifo)
+                pthread_mutex_lock(&s->lock);
+        for (size_t i = 1; i < s->npfds; i++) {
+                bool fifo = s->set->v[i - 1].info.role == SOCK_ROLE_FIFO;
+                bool off = fifo ? s->fifo_busy[i - 1] : s->backoff;
+                s->pfds[i].events = off ? 0 : POLLIN;
+        }
+        if (s->has_fifo)
+                pthread_mutex_unlock(&s->lock);
+}
+
 static void set_backoff(struct server *s, bool on) {
         s->backoff = on;
-        for (size_t i = 1; i < s->npfds; i++)
-                s->pfds[i].events = on ? 0 : POLLIN;
+        set_events(s);
 }
 
 /* Accepts on listener i. Returns the fd, -EAGAIN for "poll again", or -1 to stop. */
@@ -142,7 +158,11 @@ static int accept_one(struct server *s, size_t i) {
 /* The leader's loop: returns an accepted fd and its listener, or -1 when serving stops. */
 static int lead(struct server *s, const struct listener **ret_l) {
         while (!atomic_load(&s->stopping)) {
-                int n = poll(s->pfds, (nfds_t)s->npfds, s->backoff ? ACCEPT_BACKOFF_MS : -1);
+                int n;
+
+                if (s->has_fifo)
+                        set_events(s);
+                n = poll(s->pfds, (nfds_t)s->npfds, s->backoff ? ACCEPT_BACKOFF_MS : -1);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -167,8 +187,15 @@ static int lead(struct server *s, const struct listener **ret_l) {
                                 request_stop(s, EXIT_RUNTIME);
                                 return -1;
                         }
-                        if (!(re & POLLIN))
+                        if (!(re & (POLLIN | POLLHUP)))
                                 continue;
+                        if (s->set->v[i - 1].info.role == SOCK_ROLE_FIFO) {
+                                pthread_mutex_lock(&s->lock);
+                                s->fifo_busy[i - 1] = true;
+                                pthread_mutex_unlock(&s->lock);
+                                *ret_l = &s->set->v[i - 1];
+                                return s->set->v[i - 1].fd;
+                        }
                         fd = accept_one(s, i);
                         if (fd == -1)
                                 return -1;
@@ -185,18 +212,24 @@ static int lead(struct server *s, const struct listener **ret_l) {
 /* handle(conn) for one accepted fd, in the calling thread, taking the GIL with ts. */
 static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct listener *l) {
         PyObject *args[4], *conn, *handler, *r;
+        bool fifo = l->info.role == SOCK_ROLE_FIFO;
         int status;
 
         PyEval_RestoreThread(ts);
-        args[0] = PyLong_FromLong(l->info.family);
-        args[1] = PyLong_FromLong(l->info.type);
-        args[2] = PyLong_FromLong(l->info.protocol);
-        args[3] = PyLong_FromLong(fd);
-        conn = args[3] ? PyObject_Vectorcall(s->agent->conn_type, args, 4, NULL) : NULL;
-        for (size_t i = 0; i < 4; i++)
-                Py_XDECREF(args[i]);
+        if (fifo) {
+                conn = PyObject_CallMethod(s->agent->launcher, "_pipe", "is", fd, l->name);
+        } else {
+                args[0] = PyLong_FromLong(l->info.family);
+                args[1] = PyLong_FromLong(l->info.type);
+                args[2] = PyLong_FromLong(l->info.protocol);
+                args[3] = PyLong_FromLong(fd);
+                conn = args[3] ? PyObject_Vectorcall(s->agent->conn_type, args, 4, NULL) : NULL;
+                for (size_t i = 0; i < 4; i++)
+                        Py_XDECREF(args[i]);
+        }
         if (!conn) {
-                close(fd);
+                if (!fifo)
+                        close(fd);
                 interp_exception_status("cannot wrap an accepted connection, closing it");
                 goto out;
         }
@@ -217,14 +250,21 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
                 }
         }
         Py_XDECREF(r);
-        /* The launcher closes the connection; a handler that wants to keep it calls detach(). */
-        r = PyObject_CallMethodNoArgs(conn, s->str_close);
+        /* The launcher closes a connection (a handler that wants to keep it calls detach()), but
+         * keeps a FIFO open for the next writer. */
+        r = fifo ? Py_NewRef(Py_None) : PyObject_CallMethodNoArgs(conn, s->str_close);
         if (!r)
                 interp_exception_status("closing a connection failed");
         Py_XDECREF(r);
         Py_DECREF(conn);
 out:
         PyEval_SaveThread();
+        if (fifo) {
+                pthread_mutex_lock(&s->lock);
+                s->fifo_busy[l - s->set->v] = false;
+                pthread_mutex_unlock(&s->lock);
+                signals_wake(); /* the leader polls it again */
+        }
 }
 
 static void *worker(void *arg);
@@ -417,13 +457,13 @@ static int check_roles(const struct listener_set *set, bool *ret_connected) {
 
         for (size_t i = 0; i < set->n; i++) {
                 const struct listener *l = &set->v[i];
-                if (l->info.role == SOCK_ROLE_LISTENING)
+                if (l->info.role == SOCK_ROLE_LISTENING || l->info.role == SOCK_ROLE_FIFO)
                         listening++;
                 else if (l->info.role == SOCK_ROLE_CONNECTED)
                         connected++;
                 else {
-                        log_error("'%s' (fd %d) is a %s socket: handle(conn) serves stream sockets; define "
-                                  "serve(listeners) in the agent to read it",
+                        log_error("'%s' (fd %d) is a %s socket: handle(conn) serves stream sockets and "
+                                  "FIFOs; define serve(listeners) in the agent to read it",
                                   l->name, l->fd, sock_role_name(l->info.role));
                         return -EPROTONOSUPPORT;
                 }
@@ -463,13 +503,15 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
                 return -ENOMEM;
         s->npfds = set->n + 1;
         s->pfds = calloc(s->npfds, sizeof *s->pfds);
-        if (!s->pfds)
+        s->fifo_busy = calloc(set->n + 1, sizeof *s->fifo_busy);
+        if (!s->pfds || !s->fifo_busy)
                 return -ENOMEM;
         s->pfds[0] = (struct pollfd){ .fd = signals_fd(), .events = POLLIN };
         for (size_t i = 0; i < set->n; i++) {
                 /* Non-blocking, so a connection another process took first (several launchers on
                  * one socket) cannot block the leader in accept(). */
-                if (set->v[i].info.role == SOCK_ROLE_LISTENING) {
+                s->has_fifo = s->has_fifo || set->v[i].info.role == SOCK_ROLE_FIFO;
+                if (set->v[i].info.role == SOCK_ROLE_LISTENING || set->v[i].info.role == SOCK_ROLE_FIFO) {
                         int fl = fcntl(set->v[i].fd, F_GETFL);
                         if (fl < 0 || fcntl(set->v[i].fd, F_SETFL, fl | O_NONBLOCK) < 0)
                                 return log_errno(LOG_LEVEL_ERR, errno, "cannot make '%s' non-blocking", set->v[i].name);
@@ -482,6 +524,7 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
 static void server_free(struct server *s) {
         Py_XDECREF(s->str_close);
         free(s->pfds);
+        free(s->fifo_busy);
         pthread_cond_destroy(&s->done);
         pthread_cond_destroy(&s->follow);
         pthread_mutex_destroy(&s->lock);
