@@ -6,8 +6,12 @@ launcher; it writes only files that carry its own marker line, so a hand-written
 of the same name is never overwritten.
 """
 
+from __future__ import annotations
+
 import argparse
+import math
 import os
+import plistlib
 import re
 import shutil
 import subprocess
@@ -172,6 +176,110 @@ def systemd_ours(name: str) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
+# launchd
+
+LABEL_PREFIX = "local.pylaunchd."
+SUN_PATH_MAX = 104  # sizeof(sun_path) on macOS, the terminating NUL included
+
+
+def launchd_paths(name: str) -> dict:
+    home = os.path.expanduser("~")
+    support = os.path.join(home, "Library", "Application Support", "pylaunchd", name)
+    label = LABEL_PREFIX + name
+    return {
+        "label": label,
+        "support": support,
+        "plist": os.path.join(home, "Library", "LaunchAgents", label + ".plist"),
+        "log": os.path.join(home, "Library", "Logs", "pylaunchd", name + ".log"),
+        "sock": os.path.join(support, name + ".sock"),
+    }
+
+
+def launchd_throttle(idle_timeout: str) -> int:
+    """ThrottleInterval, whole seconds: launchd starts a job no sooner than this after its last
+    start. pylaunchd's --min-uptime gets the same value, so an idle exit is never followed by a
+    throttled, late start; a crash loop is still slowed to one start in this many seconds."""
+    idle = float(idle_timeout)
+    return 10 if idle <= 0 else max(1, min(10, math.ceil(idle)))
+
+
+def fill(value, values: dict):
+    """Replace @KEY@ strings in a parsed plist; the string "@ARGS@" in an array becomes a list."""
+    if isinstance(value, dict):
+        return {k: fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        out = []
+        for v in value:
+            if v == "@ARGS@":
+                out.extend(values["ARGS"])
+            else:
+                out.append(fill(v, values))
+        return out
+    if isinstance(value, str):
+        for key, v in values.items():
+            if isinstance(v, str):
+                value = value.replace(f"@{key}@", v)
+        if re.search(r"@[A-Z_]+@", value):
+            raise AssertionError(f"plist template: {value} not filled")
+    return value
+
+
+def launchd_plist(a: argparse.Namespace, paths: dict) -> bytes:
+    throttle = launchd_throttle(a.idle_timeout)
+    if a.min_uptime is None and not a.accept:
+        a.min_uptime = str(throttle)
+    values = {"LABEL": paths["label"], "LOG": paths["log"], "SOCKPATH": paths["sock"]}
+    template = "agent.plist.in"
+    if a.listen and a.listen.startswith("tcp:"):
+        m = re.fullmatch(r"tcp:\[?([0-9A-Za-z.:-]+?)\]?:(\d{1,5})", a.listen)
+        if not m:
+            raise InstallError(f"--listen {a.listen!r}: use unix:PATH or tcp:HOST:PORT")
+        template, values["HOST"], values["PORT"] = "agent-tcp.plist.in", m.group(1), m.group(2)
+    elif a.listen:
+        if not a.listen.startswith("unix:") or len(a.listen) < 6:
+            raise InstallError(f"--listen {a.listen!r}: use unix:PATH or tcp:HOST:PORT")
+        values["SOCKPATH"] = a.listen[5:]
+    if template != "agent-tcp.plist.in" and len(values["SOCKPATH"].encode()) >= SUN_PATH_MAX:
+        raise InstallError(f"socket path {values['SOCKPATH']} is longer than macOS allows "
+                           f"({SUN_PATH_MAX - 1} bytes); give a shorter one with --listen unix:PATH")
+    if a.accept:
+        if template == "agent-tcp.plist.in":
+            raise InstallError("--accept (inetdCompatibility) is supported with unix sockets only")
+        template = "agent-inetd.plist.in"
+    values["ARGS"] = launcher_args(a)
+    data = fill(plistlib.loads(_pylaunchd.template(template)), values)
+    if "ThrottleInterval" in data:
+        data["ThrottleInterval"] = throttle
+    return plistlib.dumps(data, sort_keys=False)
+
+
+def launchd_install(a: argparse.Namespace, plan: Plan) -> None:
+    paths = launchd_paths(a.name)
+    # The job runs a copy, so it does not depend on a source checkout that may move or vanish.
+    source = a.agent_path
+    a.agent_path = os.path.join(paths["support"], os.path.basename(source))
+    text = launchd_plist(a, paths)
+    domain = f"gui/{os.getuid()}"
+    plan.run(["launchctl", "bootout", f"{domain}/{paths['label']}"], check=False)
+    plan.copy(source, a.agent_path)
+    plan.mkdir(os.path.dirname(paths["log"]))
+    plan.write(paths["plist"], text.decode("utf-8"))
+    plan.run(["launchctl", "bootstrap", domain, paths["plist"]])
+    print(f"# see it with: launchctl print {domain}/{paths['label']}; its log: {paths['log']}")
+
+
+def launchd_uninstall(a: argparse.Namespace, plan: Plan) -> int:
+    paths = launchd_paths(a.name)
+    if not os.path.exists(paths["plist"]) and not plan.dry_run:
+        print(f"pylaunchd uninstall: no agent named {a.name} is installed ({paths['plist']})")
+        return 0
+    plan.run(["launchctl", "bootout", f"gui/{os.getuid()}/{paths['label']}"], check=False)
+    plan.remove(paths["plist"])
+    plan.remove_tree(paths["support"])
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # carrying it out
 
 class Plan:
@@ -189,6 +297,25 @@ class Plan:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
+
+    def copy(self, source: str, dest: str) -> None:
+        if self.dry_run:
+            print(f"--- copy {source} -> {dest}")
+            return
+        os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+        shutil.copyfile(source, dest + ".tmp")
+        os.chmod(dest + ".tmp", 0o600)
+        os.replace(dest + ".tmp", dest)
+
+    def mkdir(self, path: str) -> None:
+        if not self.dry_run:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+
+    def remove_tree(self, path: str) -> None:
+        if self.dry_run:
+            print(f"--- remove {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
     def remove(self, path: str) -> None:
         if self.dry_run:
@@ -268,13 +395,11 @@ def main() -> int:
     plan = Plan(a.dry_run)
     user_env()
     try:
-        if a.target == "launchd":
-            raise InstallError("--target launchd is not supported yet")
         if a.command == "install":
             a.agent_path = check_agent(a.agent)
-            systemd_install(a, plan)
+            (launchd_install if a.target == "launchd" else systemd_install)(a, plan)
             return 0
-        return systemd_uninstall(a, plan)
+        return (launchd_uninstall if a.target == "launchd" else systemd_uninstall)(a, plan)
     except InstallError as e:
         print(f"pylaunchd {a.command}: {e}", file=sys.stderr)
         return 1

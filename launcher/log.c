@@ -65,6 +65,21 @@ void log_msg(enum log_level level, const char *fmt, ...) {
         log_write(level, msg, NULL);
 }
 
+/* strerror_r is GNU-flavoured (returns char *) with _GNU_SOURCE on glibc and XSI (returns int)
+ * on macOS; the overloads below take either result. */
+static inline const char *strerror_result(int r, const char *buf) {
+        return r == 0 ? buf : "unknown error";
+}
+
+static inline const char *strerror_result_gnu(const char *r, const char *buf) {
+        (void)buf;
+        return r;
+}
+
+#define errno_text(err, buf)                                                                        \
+        _Generic(strerror_r((err), (buf), sizeof(buf)), int: strerror_result, default: strerror_result_gnu)( \
+                strerror_r((err), (buf), sizeof(buf)), (buf))
+
 int log_errno(enum log_level level, int err, const char *fmt, ...) {
         char msg[1536], ebuf[256];
         va_list ap;
@@ -73,6 +88,6 @@ int log_errno(enum log_level level, int err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        log_write(level, msg, strerror_r(err, ebuf, sizeof ebuf));
+        log_write(level, msg, errno_text(err, ebuf));
         return -err;
 }
