@@ -323,14 +323,14 @@ class Plan:
         elif os.path.exists(path):
             os.unlink(path)
 
-    def run(self, argv: list, check: bool = True) -> None:
+    def run(self, argv: list, check: bool = True, quiet: bool = False) -> None:
         print("$ " + " ".join(shell_word(w) for w in argv), flush=True)
         if self.dry_run:
             return
         if shutil.which(argv[0]) is None:
             raise InstallError(f"{argv[0]} is not installed")
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if r.stdout.strip():
+        if r.stdout.strip() and not (quiet and r.returncode != 0):
             print(r.stdout.rstrip())
         if check and r.returncode != 0:
             raise InstallError(f"`{' '.join(argv)}` failed with status {r.returncode}")
@@ -382,10 +382,10 @@ def systemd_uninstall(a: argparse.Namespace, plan: Plan) -> int:
     ctl = ["systemctl", "--user"]
     plan.run(ctl + ["disable", "--now", f"{a.name}.socket"], check=False)
     plan.run(ctl + ["stop", f"{a.name}.service", f"{a.name}@*.service"], check=False)
+    plan.run(ctl + ["reset-failed", f"{a.name}.socket", f"{a.name}.service"], check=False, quiet=True)
     for path in old:
         plan.remove(path)
     plan.run(ctl + ["daemon-reload"])
-    plan.run(ctl + ["reset-failed", f"{a.name}.socket", f"{a.name}.service"], check=False)
     return 0
 
 
