@@ -97,6 +97,8 @@ int main(int argc, char **argv) {
         if (code != EXIT_OK)
                 goto failed;
         module_set_origin(set.origin);
+        module_set_listeners(&set);
+        module_set_idle_timeout(managed ? opts.idle_timeout_usec : 0);
         code = interp_start(&opts, &agent);
         if (code != EXIT_OK)
                 goto failed;
@@ -114,6 +116,7 @@ int main(int argc, char **argv) {
                                             .min_uptime_usec = opts.min_uptime_usec,
                                             .watchdog_usec = notify_watchdog_usec(),
                                             .what = what,
+                                            .access = &opts,
                                             .verbose = opts.verbose };
                 code = serve_run(&set, &agent, &cfg, &abandoned);
         }

@@ -2,9 +2,14 @@
  * modules marshalled into the binary at build time (pylaunchd.py, install.py). */
 #include <Python.h>
 #include <marshal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config.h"
+#include "log.h"
+#include "notify.h"
+#include "peercred.h"
 #include "module.h"
 #include "embedded.h"
 
@@ -14,6 +19,86 @@
 
 static enum origin module_origin = ORIGIN_NONE;
 static const char *module_executable = "";
+static const struct listener_set *module_listeners;
+static uint64_t module_idle_usec;
+static atomic_bool module_status_owned;
+
+void module_set_listeners(const struct listener_set *set) {
+        module_listeners = set;
+}
+
+void module_set_idle_timeout(uint64_t usec) {
+        module_idle_usec = usec;
+}
+
+bool module_agent_owns_status(void) {
+        return atomic_load(&module_status_owned);
+}
+
+/* _pylaunchd.notify(state) -> bool: True when sent, False when no manager listens. */
+static PyObject *c_notify(PyObject *self, PyObject *arg) {
+        const char *state = PyUnicode_AsUTF8(arg);
+        int r;
+
+        (void)self;
+        if (!state)
+                return NULL;
+        if (strncmp(state, "STATUS=", 7) == 0 || strstr(state, "\nSTATUS="))
+                atomic_store(&module_status_owned, true);
+        Py_BEGIN_ALLOW_THREADS
+        r = notify_send("%s", state);
+        Py_END_ALLOW_THREADS
+        if (r < 0) {
+                errno = -r;
+                return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        return PyBool_FromLong(r > 0);
+}
+
+/* _pylaunchd.peer(fd) -> (pid, uid, gid) of a unix socket's peer. */
+static PyObject *c_peer(PyObject *self, PyObject *arg) {
+        struct peercred pc;
+        int fd = PyObject_AsFileDescriptor(arg), r;
+
+        (void)self;
+        if (fd < 0)
+                return NULL;
+        r = peercred_get(fd, &pc);
+        if (r < 0) {
+                errno = -r;
+                return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        return Py_BuildValue("(lll)", (long)pc.pid, (long)pc.uid, (long)pc.gid);
+}
+
+static const char *kind_name(int type) {
+        switch (type) {
+        case SOCK_STREAM:
+                return "stream";
+        case SOCK_DGRAM:
+                return "datagram";
+        case SOCK_SEQPACKET:
+                return "seqpacket";
+        }
+        return "fifo";
+}
+
+/* _pylaunchd.listeners() -> [(name, fd, family, kind, role), ...] as checked in. */
+static PyObject *c_listeners(PyObject *self, PyObject *unused) {
+        PyObject *list = PyList_New(0);
+
+        (void)self;
+        (void)unused;
+        for (size_t i = 0; list && module_listeners && i < module_listeners->n; i++) {
+                const struct listener *l = &module_listeners->v[i];
+                PyObject *t = Py_BuildValue("(sisss)", l->name, l->fd, sock_family_name(l->info.family),
+                                            kind_name(l->info.type), sock_role_name(l->info.role));
+                if (!t || PyList_Append(list, t) < 0)
+                        Py_CLEAR(list);
+                Py_XDECREF(t);
+        }
+        return list;
+}
 
 void module_set_origin(enum origin origin) {
         module_origin = origin;
@@ -38,6 +123,9 @@ static PyObject *c_template(PyObject *self, PyObject *arg) {
 }
 
 static PyMethodDef c_methods[] = {
+        { "notify", c_notify, METH_O, "notify(state) -> bool: send sd_notify fields" },
+        { "peer", c_peer, METH_O, "peer(fd) -> (pid, uid, gid) of a unix socket's peer" },
+        { "listeners", c_listeners, METH_NOARGS, "listeners() -> [(name, fd, family, kind, role)]" },
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
         { NULL, NULL, 0, NULL },
 };
@@ -51,17 +139,22 @@ static struct PyModuleDef c_module_def = {
 };
 
 static PyObject *c_module_init(void) {
-        PyObject *m = PyModule_Create(&c_module_def);
+        PyObject *m = PyModule_Create(&c_module_def), *idle;
 
         if (!m)
                 return NULL;
-        if (PyModule_AddStringConstant(m, "version", PYLAUNCHD_VERSION) < 0 ||
+        idle = module_idle_usec ? PyFloat_FromDouble((double)module_idle_usec / 1e6) : Py_NewRef(Py_None);
+        if (!idle || PyModule_AddStringConstant(m, "version", PYLAUNCHD_VERSION) < 0 ||
             PyModule_AddStringConstant(m, "started_by", origin_name(module_origin)) < 0 ||
             PyModule_AddStringConstant(m, "executable", module_executable) < 0 ||
-            PyModule_AddStringConstant(m, "python", PYLAUNCHD_PYTHON) < 0) {
+            PyModule_AddStringConstant(m, "python", PYLAUNCHD_PYTHON) < 0 ||
+            PyModule_AddObjectRef(m, "idle_timeout", idle) < 0 ||
+            PyModule_AddObjectRef(m, "journal", log_is_journal() ? Py_True : Py_False) < 0) {
+                Py_XDECREF(idle);
                 Py_DECREF(m);
                 return NULL;
         }
+        Py_DECREF(idle);
         return m;
 }
 

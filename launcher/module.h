@@ -1,6 +1,8 @@
 /* module.h: the built-in module agents import: `_pylaunchd` in C, `pylaunchd` in Python above it. */
 #pragma once
 #include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "activation.h"
 
@@ -8,6 +10,11 @@
 int module_register(void);
 /* Records what the module reports (how the launcher was started). Before module_load(). */
 void module_set_origin(enum origin origin);
+/* What `pylaunchd.listeners()` and `pylaunchd.idle_timeout` report. Before module_load(). */
+void module_set_listeners(const struct listener_set *set);
+void module_set_idle_timeout(uint64_t usec);
+/* True once the agent has set its own STATUS= (the launcher then stops writing its own). */
+bool module_agent_owns_status(void);
 /* The launcher's own absolute path, for the installer (_pylaunchd.executable). */
 void module_set_executable(const char *path);
 /* Loads a module compiled into the binary ("pylaunchd", "_pylaunchd_install") and puts it in

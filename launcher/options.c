@@ -9,13 +9,15 @@
 #include "log.h"
 #include "options.h"
 
-enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT };
+enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
         { "socket-name", required_argument, NULL, 's' },
         { "max-connections", required_argument, NULL, 'c' },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
+        { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+        { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "site", no_argument, NULL, OPT_SITE },
         { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
         { "min-uptime", required_argument, NULL, OPT_MIN_UPTIME },
@@ -47,6 +49,9 @@ void options_usage(FILE *f, const char *program) {
                 "                              default Listeners)\n"
                 "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
                 "                              that, new ones wait in the kernel's queue\n"
+                "      --allow-uid UID         let this uid connect over unix sockets too\n"
+                "      --allow-gid GID         let processes of this gid connect too (both\n"
+                "                              repeatable; by default only our own uid may)\n"
                 "      --backlog N             listen() backlog for --listen sockets (default 128)\n"
                 "      --idle-timeout SECONDS  when socket-activated, exit after this long with no\n"
                 "                              connection in flight (fractions allowed; default never);\n"
@@ -117,6 +122,16 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (parse_int_range(optarg, 1, OPTIONS_MAX_MAX_CONNECTIONS, &v) < 0)
                                 return bad(program, "--max-connections '%s' must be a whole number from 1 to 4096", optarg);
                         o.max_connections = (unsigned)v;
+                        break;
+                case OPT_ALLOW_UID:
+                        if (o.n_allow_uid >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 0, UINT32_MAX - 1, &v) < 0)
+                                return bad(program, "--allow-uid '%s' must be a numeric uid (at most 16 of them)", optarg);
+                        o.allow_uid[o.n_allow_uid++] = (uid_t)v;
+                        break;
+                case OPT_ALLOW_GID:
+                        if (o.n_allow_gid >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 0, UINT32_MAX - 1, &v) < 0)
+                                return bad(program, "--allow-gid '%s' must be a numeric gid (at most 16 of them)", optarg);
+                        o.allow_gid[o.n_allow_gid++] = (gid_t)v;
                         break;
                 case OPT_BACKLOG:
                         if (parse_int_range(optarg, 1, 65535, &v) < 0)

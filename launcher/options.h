@@ -3,10 +3,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "parse.h"
 
 #define OPTIONS_MAX_LISTEN 16
 #define OPTIONS_MAX_SOCKET_NAMES 16
+#define OPTIONS_MAX_ALLOW 16
 #define OPTIONS_DEFAULT_MAX_CONNECTIONS 64
 #define OPTIONS_MAX_MAX_CONNECTIONS 4096
 /* With the units' StartLimitBurst=50 per StartLimitIntervalSec=10s, a start every 0.25 s at most
@@ -20,6 +22,11 @@ struct options {
         const char *socket_names[OPTIONS_MAX_SOCKET_NAMES]; /* launchd Sockets keys */
         size_t n_socket_names;
         unsigned max_connections;
+        /* Who may connect over unix sockets besides our own uid. */
+        uid_t allow_uid[OPTIONS_MAX_ALLOW];
+        size_t n_allow_uid;
+        gid_t allow_gid[OPTIONS_MAX_ALLOW];
+        size_t n_allow_gid;
         uint64_t idle_timeout_usec; /* 0: never idle-exit */
         uint64_t min_uptime_usec;   /* no idle exit sooner than this after start */
         uint64_t stop_timeout_usec; /* grace for handlers in flight at a stop */

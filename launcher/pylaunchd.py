@@ -11,11 +11,119 @@ import _socket
 
 import _pylaunchd
 
-__all__ = ["Connection", "Pipe", "started_by", "version"]
+__all__ = [
+    "Connection", "JournalHandler", "ListenerInfo", "Pipe", "idle_timeout", "listeners",
+    "notify", "peer", "started_by", "status", "version",
+]
 
 version: str = _pylaunchd.version
 #: How the launcher got its sockets: "systemd", "launchd", "inetd" or "listen".
 started_by: str = _pylaunchd.started_by
+#: Seconds of idleness after which the launcher exits (--idle-timeout), None when it never does.
+idle_timeout = _pylaunchd.idle_timeout
+
+
+def notify(state: str = "", **fields) -> bool:
+    """Send sd_notify(3) fields to the service manager: ``notify("RELOADING=1")`` or
+    ``notify(STATUS="warming up")``. True when sent; False when no manager listens (not
+    started by systemd, or launchd); OSError when sending failed."""
+    parts = [state] if state else []
+    parts += [f"{key}={value}" for key, value in fields.items()]
+    return _pylaunchd.notify("\n".join(parts))
+
+
+def status(text: str) -> bool:
+    """Set the STATUS= that ``systemctl status`` shows. From then on the launcher no longer
+    writes its own (connections handled); returns as notify()."""
+    return _pylaunchd.notify("STATUS=" + text)
+
+
+def peer(conn) -> tuple:
+    """(pid, uid, gid) of the process at the other end of a unix socket (a connection or an fd).
+    pid is 0 where the platform cannot tell. OSError(EAFNOSUPPORT) for a TCP socket."""
+    return _pylaunchd.peer(conn)
+
+
+class ListenerInfo:
+    """One socket or FIFO the launcher serves, as it checked it in."""
+
+    __slots__ = ("name", "fd", "family", "kind", "role")
+
+    def __init__(self, name: str, fd: int, family: str, kind: str, role: str) -> None:
+        #: FileDescriptorName=, the launchd Sockets key, or the --listen address.
+        self.name = name
+        self.fd = fd
+        #: "unix", "ipv4", "ipv6" or "fifo".
+        self.family = family
+        #: "stream", "datagram", "seqpacket" or "fifo".
+        self.kind = kind
+        #: "listening", "connected", "datagram" or "fifo".
+        self.role = role
+
+    def __repr__(self) -> str:
+        return (f"ListenerInfo(name={self.name!r}, fd={self.fd}, family={self.family!r}, "
+                f"kind={self.kind!r}, role={self.role!r})")
+
+
+def listeners() -> list:
+    """The sockets and FIFOs the launcher serves, with their names, families and kinds."""
+    return [ListenerInfo(*t) for t in _pylaunchd.listeners()]
+
+
+def __getattr__(name: str):
+    # JournalHandler needs logging, which costs more to import than starting Python: it is made
+    # on first use, so an agent that does not log pays nothing.
+    if name == "JournalHandler":
+        handler = _make_journal_handler()
+        globals()["JournalHandler"] = handler
+        return handler
+    raise AttributeError(f"module 'pylaunchd' has no attribute {name!r}")
+
+
+def _make_journal_handler():
+    import logging
+    import sys
+
+    class JournalHandler(logging.Handler):
+        """A logging handler for stderr that keeps each record's priority in the journal.
+
+        Under systemd (stderr is the journal) every line gets a "<N>" sd-daemon prefix mapped
+        from the record's level: CRITICAL 2, ERROR 3, WARNING 4, INFO 6, DEBUG 7. Elsewhere
+        the lines are written plain. ``logging.getLogger().addHandler(pylaunchd.JournalHandler())``
+        """
+
+        def __init__(self, level=logging.NOTSET, stream=None) -> None:
+            super().__init__(level)
+            self.stream = stream
+            self.journal = _pylaunchd.journal if stream is None else False
+
+        @staticmethod
+        def priority(levelno: int) -> int:
+            if levelno >= logging.CRITICAL:
+                return 2
+            if levelno >= logging.ERROR:
+                return 3
+            if levelno >= logging.WARNING:
+                return 4
+            if levelno >= logging.INFO:
+                return 6
+            return 7
+
+        def emit(self, record) -> None:
+            try:
+                text = self.format(record)
+                if self.journal:
+                    prefix = f"<{self.priority(record.levelno)}>"
+                    text = "\n".join(prefix + line for line in text.split("\n"))
+                stream = self.stream if self.stream is not None else sys.stderr
+                stream.write(text + "\n")
+                stream.flush()
+            except Exception:
+                self.handleError(record)
+
+    JournalHandler.__qualname__ = "JournalHandler"
+    JournalHandler.__module__ = "pylaunchd"
+    return JournalHandler
 
 
 class Connection(_socket.socket):

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "module.h"
 #include "notify.h"
+#include "peercred.h"
 #include "serve.h"
 #include "signals.h"
 
@@ -34,6 +37,7 @@ struct server {
         const struct serve_config *cfg;
         PyInterpreterState *interp;
         PyObject *str_close;
+        uid_t uid; /* ours: the one uid always allowed in */
 
         pthread_mutex_t lock;
         pthread_cond_t follow; /* idle threads wait here to lead */
@@ -155,6 +159,36 @@ static int accept_one(struct server *s, size_t i) {
         }
 }
 
+/* A per-user agent answers only its own user: a unix-socket peer of another uid (not allowed by
+ * --allow-uid/--allow-gid) is closed before the agent sees it. TCP peers have no credentials;
+ * TCP listeners are loopback-only in every template. */
+static bool peer_allowed(struct server *s, int fd, const struct listener *l) {
+        const struct options *a = s->cfg->access;
+        struct peercred pc;
+        int r;
+
+        if (l->info.family != AF_UNIX)
+                return true;
+        r = peercred_get(fd, &pc);
+        if (r < 0) {
+                log_errno(LOG_LEVEL_WARNING, r, "cannot read the credentials of a connection on '%s'; refusing it",
+                          l->name);
+                return false;
+        }
+        if (pc.uid == s->uid)
+                return true;
+        for (size_t i = 0; a && i < a->n_allow_uid; i++)
+                if (pc.uid == a->allow_uid[i])
+                        return true;
+        for (size_t i = 0; a && i < a->n_allow_gid; i++)
+                if (pc.gid == a->allow_gid[i])
+                        return true;
+        log_warning("refused a connection on '%s' from uid %ld (pid %ld): only uid %ld may connect; "
+                    "--allow-uid or --allow-gid let others in",
+                    l->name, (long)pc.uid, (long)pc.pid, (long)s->uid);
+        return false;
+}
+
 /* The leader's loop: returns an accepted fd and its listener, or -1 when serving stops. */
 static int lead(struct server *s, const struct listener **ret_l) {
         while (!atomic_load(&s->stopping)) {
@@ -199,6 +233,10 @@ static int lead(struct server *s, const struct listener **ret_l) {
                         fd = accept_one(s, i);
                         if (fd == -1)
                                 return -1;
+                        if (fd >= 0 && !peer_allowed(s, fd, &s->set->v[i - 1])) {
+                                close(fd);
+                                continue;
+                        }
                         if (fd >= 0) {
                                 s->next = (i - 1 + 1) % (s->npfds - 1);
                                 *ret_l = &s->set->v[i - 1];
@@ -440,7 +478,8 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         }
                         wake = min_u64(wake, last_ping + s->cfg->watchdog_usec / 2);
                 }
-                if (s->handled != shown_handled || s->busy != shown_busy) {
+                /* Once the agent sets its own STATUS= (pylaunchd.status), it keeps it. */
+                if ((s->handled != shown_handled || s->busy != shown_busy) && !module_agent_owns_status()) {
                         shown_handled = s->handled;
                         shown_busy = s->busy;
                         notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
@@ -486,7 +525,10 @@ static int serve_connected(struct server *s) {
 
                 l->fd = -1; /* the Connection object owns it now */
                 PyEval_SaveThread();
-                handle_one(s, ts, fd, l);
+                if (peer_allowed(s, fd, l))
+                        handle_one(s, ts, fd, l);
+                else
+                        close(fd);
                 PyEval_RestoreThread(ts);
         }
         return s->exit_code;
@@ -494,7 +536,8 @@ static int serve_connected(struct server *s) {
 
 static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
                        const struct serve_config *cfg) {
-        *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get() };
+        *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get(),
+                              .uid = geteuid() };
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->follow, NULL);
         pthread_cond_init(&s->done, NULL);

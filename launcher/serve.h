@@ -14,6 +14,7 @@ struct serve_config {
         uint64_t min_uptime_usec; /* but never sooner than this after start */
         uint64_t watchdog_usec;   /* WATCHDOG=1 owed this often; 0 off */
         const char *what;         /* for STATUS=: "Agent.py on 'rot13.sock'" */
+        const struct options *access; /* allow_uid/allow_gid: who may connect besides us */
         bool verbose;
 };
 
