@@ -68,12 +68,57 @@ static int status_failed(PyStatus status, const char *what) {
         return EXIT_AGENT_FAILED;
 }
 
-/* Starts an isolated interpreter in UTF-8 mode with sys.argv = argv. GIL held on success. */
-static int start(int argc, char **argv, bool site, bool unbuffered) {
+/* --venv DIR: the interpreter to name as sys.executable, once DIR is a virtualenv made by the
+ * Python minor version we embed (one made by another version would lose its site-packages
+ * silently). Returns EXIT_OK or EXIT_USAGE after saying what to do. */
+static int venv_python(const char *dir, char *ret, size_t size) {
+        char cfg_path[PATH_MAX], text[4096];
+        int major, minor, fd;
+        ssize_t n;
+
+        snprintf(cfg_path, sizeof cfg_path, "%s/pyvenv.cfg", dir);
+        fd = open(cfg_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                log_errno(LOG_LEVEL_ERR, errno,
+                          "--venv %s is not a virtualenv (no readable pyvenv.cfg); create one with "
+                          "'%s -m venv %s'",
+                          dir, PYLAUNCHD_PYTHON, dir);
+                return EXIT_USAGE;
+        }
+        n = read(fd, text, sizeof text - 1);
+        close(fd);
+        text[n > 0 ? n : 0] = '\0';
+        if (parse_pyvenv_version(text, &major, &minor) < 0) {
+                log_error("--venv %s: pyvenv.cfg names no Python version; recreate it with '%s -m venv %s'", dir,
+                          PYLAUNCHD_PYTHON, dir);
+                return EXIT_USAGE;
+        }
+        if (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION) {
+                log_error("--venv %s was made by Python %d.%d, but pylaunchd embeds Python %s (%s), which would "
+                          "not see its packages: recreate it with '%s -m venv %s'",
+                          dir, major, minor, PY_VERSION, PYLAUNCHD_PYTHON, PYLAUNCHD_PYTHON, dir);
+                return EXIT_USAGE;
+        }
+        if ((size_t)snprintf(ret, size, "%s/bin/python3", dir) >= size || access(ret, X_OK) < 0) {
+                log_error("--venv %s has no bin/python3; recreate it with '%s -m venv %s'", dir, PYLAUNCHD_PYTHON, dir);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK;
+}
+
+/* Starts an isolated interpreter in UTF-8 mode with sys.argv = argv and what opts asks (NULL for
+ * the tools). GIL held on success. */
+static int start(int argc, char **argv, const struct options *opts) {
+        char executable[PATH_MAX] = PYLAUNCHD_PYTHON;
         PyPreConfig pre;
         PyConfig config;
         PyStatus status;
 
+        if (opts && opts->venv) {
+                int r = venv_python(opts->venv, executable, sizeof executable);
+                if (r != EXIT_OK)
+                        return r;
+        }
         if (module_register() < 0) {
                 log_error("cannot register the pylaunchd module");
                 return EXIT_AGENT_FAILED;
@@ -83,6 +128,7 @@ static int start(int argc, char **argv, bool site, bool unbuffered) {
          * encodings are ASCII and print("café") raises. */
         PyPreConfig_InitIsolatedConfig(&pre);
         pre.utf8_mode = 1;
+        pre.dev_mode = opts && opts->dev_mode;
         status = Py_PreInitialize(&pre);
         if (PyStatus_Exception(status))
                 return status_failed(status, "cannot pre-initialize Python");
@@ -90,16 +136,30 @@ static int start(int argc, char **argv, bool site, bool unbuffered) {
         PyConfig_InitIsolatedConfig(&config);
         /* The launcher owns SIGINT and SIGTERM (signals.c); Python installs no handlers. */
         config.install_signal_handlers = 0;
-        config.site_import = site;
-        config.buffered_stdio = !unbuffered;
         config.parse_argv = 0;
-        /* sys.executable is the real interpreter, not this launcher: multiprocessing's spawn and
-         * subprocess.run([sys.executable, ...]) must start Python. */
-        status = PyConfig_SetBytesString(&config, &config.executable, PYLAUNCHD_PYTHON);
+        if (opts) {
+                /* What PYTHONUNBUFFERED, PYTHONDEVMODE, PYTHONWARNINGS, ... would do, since isolated
+                 * mode ignores them. */
+                config.site_import = opts->site;
+                config.buffered_stdio = !opts->unbuffered;
+                config.dev_mode = opts->dev_mode;
+                config.faulthandler = opts->faulthandler || opts->dev_mode;
+                config.import_time = opts->import_time;
+        } else
+                config.site_import = 0;
+        /* sys.executable is the real interpreter (or the venv's), not this launcher: multiprocessing's
+         * spawn and subprocess.run([sys.executable, ...]) must start Python. With site, naming a
+         * venv's python here is what makes its site-packages importable. */
+        status = PyConfig_SetBytesString(&config, &config.executable, executable);
         if (!PyStatus_Exception(status))
-                status = PyConfig_SetBytesString(&config, &config.program_name, PYLAUNCHD_PYTHON);
+                status = PyConfig_SetBytesString(&config, &config.program_name, executable);
         if (!PyStatus_Exception(status))
                 status = PyConfig_SetBytesArgv(&config, argc, argv);
+        for (size_t i = 0; opts && i < opts->n_warnings && !PyStatus_Exception(status); i++) {
+                wchar_t *w = Py_DecodeLocale(opts->warnings[i], NULL);
+                status = w ? PyWideStringList_Append(&config.warnoptions, w) : PyStatus_NoMemory();
+                PyMem_RawFree(w);
+        }
         if (!PyStatus_Exception(status))
                 status = Py_InitializeFromConfig(&config);
         PyConfig_Clear(&config);
@@ -110,7 +170,7 @@ static int start(int argc, char **argv, bool site, bool unbuffered) {
 
 int interp_start(const struct options *opts, const struct agent *agent) {
         PyObject *path, *dir;
-        int r = start(opts->agent_argc, opts->agent_argv, opts->site, opts->unbuffered);
+        int r = start(opts->agent_argc, opts->agent_argv, opts);
 
         if (r != EXIT_OK)
                 return r;
@@ -283,7 +343,7 @@ int interp_run_tool(const char *module, int argc, char **argv) {
 
         self_path(exe, sizeof exe, argv[0]);
         module_set_executable(exe);
-        status = start(argc, argv, false, false);
+        status = start(argc, argv, NULL);
         if (status != EXIT_OK)
                 return status;
         m = module_load(module);

@@ -9,7 +9,8 @@
 #include "log.h"
 #include "options.h"
 
-enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID };
+enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID,
+       OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
@@ -23,6 +24,11 @@ static const struct option long_options[] = {
         { "min-uptime", required_argument, NULL, OPT_MIN_UPTIME },
         { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
         { "unbuffered", no_argument, NULL, 'u' },
+        { "warnings", required_argument, NULL, 'W' },
+        { "dev", no_argument, NULL, OPT_DEV },
+        { "faulthandler", no_argument, NULL, OPT_FAULTHANDLER },
+        { "import-time", no_argument, NULL, OPT_IMPORT_TIME },
+        { "venv", required_argument, NULL, OPT_VENV },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -62,7 +68,13 @@ void options_usage(FILE *f, const char *program) {
                 "                              (default 10; keep it under TimeoutStopSec=)\n"
                 "      --site                  import site, so site-packages are importable\n"
                 "                              (costs start-up time; off by default)\n"
+                "      --venv DIR              import packages from the virtualenv DIR (made by the\n"
+                "                              same Python minor version; implies --site)\n"
                 "  -u, --unbuffered            unbuffered stdout and stderr, as python -u\n"
+                "  -W, --warnings ARG          a warnings filter, as python -W (repeatable)\n"
+                "      --dev                   Python's development mode, as python -X dev\n"
+                "      --faulthandler          tracebacks on a crash, as python -X faulthandler\n"
+                "      --import-time           print import times, as python -X importtime\n"
                 "  -v, --verbose               log each connection\n"
                 "  -h, --help                  show this help\n"
                 "  -V, --version               show the version and the embedded Python\n"
@@ -99,7 +111,7 @@ int options_parse(int argc, char **argv, struct options *ret) {
         opterr = 0;
         optind = 0; /* 0, not 1: glibc then re-initialises, so tests may call this repeatedly */
         /* '+': stop at the agent's path, so the agent's own options reach it untouched. */
-        while ((c = getopt_long(argc, argv, "+l:s:c:uvhV", long_options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+l:s:c:uW:vhV", long_options, NULL)) != -1) {
                 switch (c) {
                 case 'l':
                         if (o.n_listen >= OPTIONS_MAX_LISTEN)
@@ -158,6 +170,26 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         break;
                 case 'v':
                         o.verbose = true;
+                        break;
+                case 'W':
+                        if (o.n_warnings >= OPTIONS_MAX_ALLOW)
+                                return bad(program, "too many --warnings filters (at most 16): %s", optarg);
+                        o.warnings[o.n_warnings++] = optarg;
+                        break;
+                case OPT_DEV:
+                        o.dev_mode = true;
+                        break;
+                case OPT_FAULTHANDLER:
+                        o.faulthandler = true;
+                        break;
+                case OPT_IMPORT_TIME:
+                        o.import_time = true;
+                        break;
+                case OPT_VENV:
+                        if (!*optarg)
+                                return bad(program, "--venv needs the virtualenv's directory");
+                        o.venv = optarg;
+                        o.site = true;
                         break;
                 case 'h':
                         options_usage(stdout, program);

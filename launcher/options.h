@@ -34,6 +34,12 @@ struct options {
         bool verbose;
         bool site;          /* import site (site-packages); off for speed */
         bool unbuffered;    /* unbuffered stdout/stderr, as python -u */
+        bool dev_mode;      /* -X dev */
+        bool faulthandler;  /* -X faulthandler */
+        bool import_time;   /* -X importtime */
+        const char *warnings[OPTIONS_MAX_ALLOW]; /* -W */
+        size_t n_warnings;
+        const char *venv;   /* a virtualenv whose packages the agent may import */
         const char *agent;  /* the agent file as given */
         char **agent_argv;  /* sys.argv: the agent path, then the arguments after it */
         int agent_argc;

@@ -139,6 +139,50 @@ int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino) {
         return 0;
 }
 
+static int parse_major_minor(const char *p, int *ret_major, int *ret_minor) {
+        long long major, minor;
+        char num[16];
+        size_t n;
+
+        for (int part = 0; part < 2; part++) {
+                for (n = 0; isdigit((unsigned char)p[n]) && n < sizeof num - 1; n++)
+                        num[n] = p[n];
+                num[n] = '\0';
+                if (parse_int_range(num, 0, 999, part ? &minor : &major) < 0)
+                        return -EINVAL;
+                p += n;
+                if (part == 0 && *p++ != '.')
+                        return -EINVAL;
+        }
+        *ret_major = (int)major;
+        *ret_minor = (int)minor;
+        return 0;
+}
+
+int parse_pyvenv_version(const char *cfg, int *ret_major, int *ret_minor) {
+        static const char *const keys[] = { "version", "version_info" };
+
+        /* A line is "KEY = VALUE"; spaces around '=' are optional (the venv module writes them). */
+        for (const char *line = cfg; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                for (size_t k = 0; k < 2; k++) {
+                        size_t len = strlen(keys[k]);
+                        const char *p = line;
+
+                        if (strncmp(p, keys[k], len) != 0)
+                                continue;
+                        p += len;
+                        while (*p == ' ' || *p == '\t')
+                                p++;
+                        if (*p++ != '=')
+                                continue;
+                        while (*p == ' ' || *p == '\t')
+                                p++;
+                        return parse_major_minor(p, ret_major, ret_minor);
+                }
+        }
+        return -ENOENT;
+}
+
 bool module_name_valid(const char *s) {
         static const char *const keywords[] = {
                 "False", "None", "True", "and", "as", "assert", "async", "await", "break",

@@ -26,6 +26,9 @@ int parse_int_range(const char *s, long long min, long long max, long long *ret)
 int parse_duration_usec(const char *s, uint64_t *ret_usec);
 /* JOURNAL_STREAM's "DEVICE:INODE". */
 int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino);
+/* The Python version a virtualenv was made with, from its pyvenv.cfg text ("version = 3.11.2"
+ * or "version_info = 3.11.2.final.0"): -ENOENT when there is no such line. */
+int parse_pyvenv_version(const char *cfg, int *ret_major, int *ret_minor);
 /* True when s is a usable Python module name: an ASCII identifier, not a keyword. */
 bool module_name_valid(const char *s);
 /* The module name for an agent path: the file's base name less ".py"; -EINVAL otherwise. */

@@ -36,7 +36,7 @@ struct server {
         struct agent *agent;
         const struct serve_config *cfg;
         PyInterpreterState *interp;
-        PyObject *str_close;
+        PyObject *str_close, *str_detach;
         uid_t uid; /* ours: the one uid always allowed in */
 
         pthread_mutex_t lock;
@@ -50,8 +50,8 @@ struct server {
         atomic_bool stopping;
         int exit_code;
 
-        bool *fifo_busy;       /* per listener: a handler is reading this FIFO (under lock) */
-        bool has_fifo;
+        bool *readable_busy;   /* per listener: a handler is reading this FIFO or datagram socket */
+        bool has_readable;
 
         /* Used only by the current leader. */
         struct pollfd *pfds; /* [0] the signal pipe, then one per listener */
@@ -99,17 +99,23 @@ static void on_signals(struct server *s) {
         }
 }
 
-/* Which listeners the leader polls: not during an accept back-off, and not a FIFO that a
- * handler is still reading (it would poll readable again at once). */
+/* A FIFO or a datagram socket is not accepted on: it is handed to handle() itself when readable,
+ * and not polled again until that handler returns (it would poll readable again at once). */
+static bool is_readable_role(enum sock_role role) {
+        return role == SOCK_ROLE_FIFO || role == SOCK_ROLE_DATAGRAM;
+}
+
+/* Which listeners the leader polls: not during an accept back-off, and not a FIFO or datagram
+ * socket that a handler is still reading. */
 static void set_events(struct server *s) {
-        if (s->has_fifo)
+        if (s->has_readable)
                 pthread_mutex_lock(&s->lock);
         for (size_t i = 1; i < s->npfds; i++) {
-                bool fifo = s->set->v[i - 1].info.role == SOCK_ROLE_FIFO;
-                bool off = fifo ? s->fifo_busy[i - 1] : s->backoff;
+                bool readable = is_readable_role(s->set->v[i - 1].info.role);
+                bool off = readable ? s->readable_busy[i - 1] : s->backoff;
                 s->pfds[i].events = off ? 0 : POLLIN;
         }
-        if (s->has_fifo)
+        if (s->has_readable)
                 pthread_mutex_unlock(&s->lock);
 }
 
@@ -194,7 +200,7 @@ static int lead(struct server *s, const struct listener **ret_l) {
         while (!atomic_load(&s->stopping)) {
                 int n;
 
-                if (s->has_fifo)
+                if (s->has_readable)
                         set_events(s);
                 n = poll(s->pfds, (nfds_t)s->npfds, s->backoff ? ACCEPT_BACKOFF_MS : -1);
 
@@ -223,9 +229,9 @@ static int lead(struct server *s, const struct listener **ret_l) {
                         }
                         if (!(re & (POLLIN | POLLHUP)))
                                 continue;
-                        if (s->set->v[i - 1].info.role == SOCK_ROLE_FIFO) {
+                        if (is_readable_role(s->set->v[i - 1].info.role)) {
                                 pthread_mutex_lock(&s->lock);
-                                s->fifo_busy[i - 1] = true;
+                                s->readable_busy[i - 1] = true;
                                 pthread_mutex_unlock(&s->lock);
                                 *ret_l = &s->set->v[i - 1];
                                 return s->set->v[i - 1].fd;
@@ -250,7 +256,7 @@ static int lead(struct server *s, const struct listener **ret_l) {
 /* handle(conn) for one accepted fd, in the calling thread, taking the GIL with ts. */
 static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct listener *l) {
         PyObject *args[4], *conn, *handler, *r;
-        bool fifo = l->info.role == SOCK_ROLE_FIFO;
+        bool fifo = l->info.role == SOCK_ROLE_FIFO, shared = is_readable_role(l->info.role);
         int status;
 
         PyEval_RestoreThread(ts);
@@ -266,7 +272,7 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
                         Py_XDECREF(args[i]);
         }
         if (!conn) {
-                if (!fifo)
+                if (!shared)
                         close(fd);
                 interp_exception_status("cannot wrap an accepted connection, closing it");
                 goto out;
@@ -289,17 +295,20 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
         }
         Py_XDECREF(r);
         /* The launcher closes a connection (a handler that wants to keep it calls detach()), but
-         * keeps a FIFO open for the next writer. */
-        r = fifo ? Py_NewRef(Py_None) : PyObject_CallMethodNoArgs(conn, s->str_close);
+         * keeps a FIFO or a datagram socket open for what comes next. */
+        if (fifo)
+                r = Py_NewRef(Py_None);
+        else
+                r = PyObject_CallMethodNoArgs(conn, shared ? s->str_detach : s->str_close);
         if (!r)
                 interp_exception_status("closing a connection failed");
         Py_XDECREF(r);
         Py_DECREF(conn);
 out:
         PyEval_SaveThread();
-        if (fifo) {
+        if (shared) {
                 pthread_mutex_lock(&s->lock);
-                s->fifo_busy[l - s->set->v] = false;
+                s->readable_busy[l - s->set->v] = false;
                 pthread_mutex_unlock(&s->lock);
                 signals_wake(); /* the leader polls it again */
         }
@@ -491,24 +500,15 @@ static bool supervise(struct server *s, PyThreadState *ts) {
         return abandoned;
 }
 
+/* Connected sockets (inetd style, Accept=yes) get one handle() each and the launcher exits; they
+ * cannot be mixed with sockets to keep serving on. */
 static int check_roles(const struct listener_set *set, bool *ret_connected) {
-        size_t listening = 0, connected = 0;
+        size_t connected = 0;
 
-        for (size_t i = 0; i < set->n; i++) {
-                const struct listener *l = &set->v[i];
-                if (l->info.role == SOCK_ROLE_LISTENING || l->info.role == SOCK_ROLE_FIFO)
-                        listening++;
-                else if (l->info.role == SOCK_ROLE_CONNECTED)
-                        connected++;
-                else {
-                        log_error("'%s' (fd %d) is a %s socket: handle(conn) serves stream sockets and "
-                                  "FIFOs; define serve(listeners) in the agent to read it",
-                                  l->name, l->fd, sock_role_name(l->info.role));
-                        return -EPROTONOSUPPORT;
-                }
-        }
-        if (listening && connected) {
-                log_error("given both listening and connected sockets; pass one kind");
+        for (size_t i = 0; i < set->n; i++)
+                connected += set->v[i].info.role == SOCK_ROLE_CONNECTED;
+        if (connected && connected < set->n) {
+                log_error("given both connected sockets and sockets to listen on; pass one kind");
                 return -EINVAL;
         }
         *ret_connected = connected > 0;
@@ -542,18 +542,19 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
         pthread_cond_init(&s->follow, NULL);
         pthread_cond_init(&s->done, NULL);
         s->str_close = PyUnicode_InternFromString("close");
-        if (!s->str_close)
+        s->str_detach = PyUnicode_InternFromString("detach");
+        if (!s->str_close || !s->str_detach)
                 return -ENOMEM;
         s->npfds = set->n + 1;
         s->pfds = calloc(s->npfds, sizeof *s->pfds);
-        s->fifo_busy = calloc(set->n + 1, sizeof *s->fifo_busy);
-        if (!s->pfds || !s->fifo_busy)
+        s->readable_busy = calloc(set->n + 1, sizeof *s->readable_busy);
+        if (!s->pfds || !s->readable_busy)
                 return -ENOMEM;
         s->pfds[0] = (struct pollfd){ .fd = signals_fd(), .events = POLLIN };
         for (size_t i = 0; i < set->n; i++) {
                 /* Non-blocking, so a connection another process took first (several launchers on
                  * one socket) cannot block the leader in accept(). */
-                s->has_fifo = s->has_fifo || set->v[i].info.role == SOCK_ROLE_FIFO;
+                s->has_readable = s->has_readable || is_readable_role(set->v[i].info.role);
                 if (set->v[i].info.role == SOCK_ROLE_LISTENING || set->v[i].info.role == SOCK_ROLE_FIFO) {
                         int fl = fcntl(set->v[i].fd, F_GETFL);
                         if (fl < 0 || fcntl(set->v[i].fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -566,8 +567,9 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
 
 static void server_free(struct server *s) {
         Py_XDECREF(s->str_close);
+        Py_XDECREF(s->str_detach);
         free(s->pfds);
-        free(s->fifo_busy);
+        free(s->readable_busy);
         pthread_cond_destroy(&s->done);
         pthread_cond_destroy(&s->follow);
         pthread_mutex_destroy(&s->lock);
