@@ -1,6 +1,7 @@
 /* activation_listen.c: --listen, binding our own sockets when no service manager passed any. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,6 +26,17 @@ static int socket_cloexec(int family, int type) {
 #endif
 }
 
+static char *absolute_path(const char *path) {
+        char cwd[PATH_MAX], *out;
+
+        if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+                return strdup(path);
+        out = malloc(strlen(cwd) + strlen(path) + 2);
+        if (out)
+                sprintf(out, "%s/%s", cwd, path);
+        return out;
+}
+
 /* A socket file left by a process that died is removed; a live one, or any other file, is not. */
 static int clear_stale_socket(const char *path, const struct sockaddr_un *sa, socklen_t len) {
         struct stat st;
@@ -38,8 +50,13 @@ static int clear_stale_socket(const char *path, const struct sockaddr_un *sa, so
         fd = socket_cloexec(AF_UNIX, SOCK_STREAM);
         if (fd < 0)
                 return log_errno(LOG_LEVEL_ERR, errno, "socket()");
+        /* Non-blocking: a live server whose accept queue is full must read as "in use" (EAGAIN),
+         * not leave us waiting for it forever. */
+        (void)fcntl(fd, F_SETFL, O_NONBLOCK);
         r = connect(fd, (const struct sockaddr *)sa, len) == 0 ? 0 : -errno;
         close(fd);
+        if (r == -EAGAIN || r == -EINPROGRESS)
+                r = 0;
         if (r == 0)
                 return log_errno(LOG_LEVEL_ERR, EADDRINUSE, "another process is serving %s; stop it first", path);
         if (r != -ECONNREFUSED)
@@ -83,8 +100,9 @@ static int listen_unix(const struct address *a, int backlog, const char *label, 
                 close(fd);
                 return r;
         }
+        /* Absolute, so an agent's os.chdir() cannot make the exit remove another file. */
         if (!abstract)
-                set->v[set->n - 1].unlink_path = strdup(a->path);
+                set->v[set->n - 1].unlink_path = absolute_path(a->path);
         return 1;
 }
 

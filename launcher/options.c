@@ -110,8 +110,9 @@ int options_parse(int argc, char **argv, struct options *ret) {
 
         opterr = 0;
         optind = 0; /* 0, not 1: glibc then re-initialises, so tests may call this repeatedly */
-        /* '+': stop at the agent's path, so the agent's own options reach it untouched. */
-        while ((c = getopt_long(argc, argv, "+l:s:c:uW:vhV", long_options, NULL)) != -1) {
+        /* '+': stop at the agent's path, so the agent's own options reach it untouched; ':' makes a
+         * missing value return ':' rather than '?'. */
+        while ((c = getopt_long(argc, argv, "+:l:s:c:uW:vhV", long_options, NULL)) != -1) {
                 switch (c) {
                 case 'l':
                         if (o.n_listen >= OPTIONS_MAX_LISTEN)
@@ -201,6 +202,9 @@ int options_parse(int argc, char **argv, struct options *ret) {
                 case ':':
                         return bad(program, "option '%s' needs a value", argv[optind - 1]);
                 default:
+                        /* A bad short option may sit inside a group (-Zv): name the letter. */
+                        if (optopt)
+                                return bad(program, "unknown option '-%c'", optopt);
                         return bad(program, "unknown option '%s'", argv[optind - 1]);
                 }
         }
