@@ -436,6 +436,45 @@ START_TEST(agent_name_long) {
         ck_assert_int_eq(agent_module_name(path, name, sizeof name), -ENAMETOOLONG);
         ck_assert_int_eq(agent_module_name(NULL, name, sizeof name), -EINVAL);
 }
+
+/* ---- parse_pyvenv_version ---- */
+
+static const struct pyvenv_row {
+        const char *cfg;
+        int rc, major, minor;
+} pyvenv_rows[] = {
+        { "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n", 0, 3, 11 },
+        { "version=3.9.7", 0, 3, 9 },
+        { "home = /usr/bin\nversion_info = 3.12.1.final.0\n", 0, 3, 12 },
+        { "version = 3.11", 0, 3, 11 },
+        { "version\t=\t10.0.0\n", 0, 10, 0 },
+        { "home = /usr/bin\n", -ENOENT },
+        { "", -ENOENT },
+        { "executable = /usr/bin/python3.11\n", -ENOENT },
+        { "version = three\n", -EINVAL },
+        { "version = 3\n", -EINVAL },
+        { "version = 3.\n", -EINVAL },
+        { "version = .11\n", -EINVAL },
+        { "version = 1234.5\n", -EINVAL },
+        /* Only whole keys count: "versions" is not "version". */
+        { "versions = 3.11\n", -ENOENT },
+};
+
+START_TEST(pyvenv_table) {
+        const struct pyvenv_row *row = &pyvenv_rows[_i];
+        int major = -1, minor = -1;
+        int rc = parse_pyvenv_version(row->cfg, &major, &minor);
+
+        ck_assert_msg(rc == row->rc, "row %d %s: rc %d, want %d", _i, row->cfg, rc, row->rc);
+        if (rc == 0) {
+                ck_assert_int_eq(major, row->major);
+                ck_assert_int_eq(minor, row->minor);
+        } else {
+                ck_assert_msg(major == -1 && minor == -1, "row %d wrote its output on failure", _i);
+        }
+}
+END_TEST
+
 END_TEST
 
 static Suite *parse_suite(void) {
@@ -469,6 +508,7 @@ static Suite *parse_suite(void) {
         tcase_add_test(tc, module_name_null);
         tcase_add_loop_test(tc, agent_name_table, 0, N_ROWS(agent_rows));
         tcase_add_test(tc, agent_name_long);
+        tcase_add_loop_test(tc, pyvenv_table, 0, N_ROWS(pyvenv_rows));
         suite_add_tcase(s, tc);
         return s;
 }
