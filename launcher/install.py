@@ -100,6 +100,27 @@ def check_agent(path: str) -> str:
     return full
 
 
+def tcp_address(address: str) -> tuple:
+    """(host, port) of tcp:HOST:PORT or tcp:[V6]:PORT, warning when HOST is not loopback."""
+    m = re.fullmatch(r"tcp:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", address)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise InstallError(f"--listen {address!r}: use tcp:HOST:PORT with a port from 1 to 65535")
+    host = m.group(1)
+    if host not in ("localhost", "[::1]") and not host.startswith("127."):
+        print(f"pylaunchd install: warning: {address} is not a loopback address; other machines "
+              "may reach the agent", file=sys.stderr)
+    return host, m.group(2)
+
+
+def unix_path(address: str) -> str:
+    """PATH of unix:PATH, which must be absolute: the service manager binds it, from its own
+    working directory (/)."""
+    path = address[5:]
+    if not path.startswith("/"):
+        raise InstallError(f"--listen {address!r}: the socket path must be absolute")
+    return path
+
+
 def render(name: str, values: dict) -> str:
     """A template from the launcher with its @KEY@ placeholders filled."""
     text = _pylaunchd.template(name).decode("utf-8")
@@ -129,14 +150,10 @@ def systemd_listen(address, name: str) -> str:
     if address is None:
         return f"%t/{name}.sock"
     if address.startswith("unix:") and len(address) > 5:
-        return address[5:].replace("%", "%%")
-    m = re.fullmatch(r"tcp:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", address)
-    if m and 0 < int(m.group(2)) < 65536:
-        host = m.group(1)
-        if host not in ("127.0.0.1", "localhost", "[::1]") and not host.startswith("127."):
-            print(f"pylaunchd install: warning: {address} is not a loopback address; other machines "
-                  "may reach the agent", file=sys.stderr)
-        return f"{host}:{m.group(2)}"
+        return unix_path(address).replace("%", "%%")
+    if address.startswith("tcp:"):
+        host, port = tcp_address(address)
+        return f"{host}:{port}"
     raise InstallError(f"--listen {address!r}: use unix:PATH or tcp:HOST:PORT")
 
 
@@ -229,16 +246,13 @@ def launchd_plist(a: argparse.Namespace, paths: dict) -> bytes:
     if a.min_uptime is None and not a.accept:
         a.min_uptime = str(throttle)
     values = {"LABEL": paths["label"], "LOG": paths["log"], "SOCKPATH": paths["sock"]}
-    template = "agent.plist.in"
+    template, tcp = "agent.plist.in", None
     if a.listen and a.listen.startswith("tcp:"):
-        m = re.fullmatch(r"tcp:\[?([0-9A-Za-z.:-]+?)\]?:(\d{1,5})", a.listen)
-        if not m:
-            raise InstallError(f"--listen {a.listen!r}: use unix:PATH or tcp:HOST:PORT")
-        template, values["HOST"], values["PORT"] = "agent-tcp.plist.in", m.group(1), m.group(2)
+        template, tcp = "agent-tcp.plist.in", tcp_address(a.listen)
     elif a.listen:
         if not a.listen.startswith("unix:") or len(a.listen) < 6:
             raise InstallError(f"--listen {a.listen!r}: use unix:PATH or tcp:HOST:PORT")
-        values["SOCKPATH"] = a.listen[5:]
+        values["SOCKPATH"] = unix_path(a.listen)
     if template != "agent-tcp.plist.in" and len(values["SOCKPATH"].encode()) >= SUN_PATH_MAX:
         raise InstallError(f"socket path {values['SOCKPATH']} is longer than macOS allows "
                            f"({SUN_PATH_MAX - 1} bytes); give a shorter one with --listen unix:PATH")
@@ -250,11 +264,33 @@ def launchd_plist(a: argparse.Namespace, paths: dict) -> bytes:
     data = fill(plistlib.loads(_pylaunchd.template(template)), values)
     if "ThrottleInterval" in data:
         data["ThrottleInterval"] = throttle
-    return plistlib.dumps(data, sort_keys=False)
+    if tcp:
+        listener = data["Sockets"]["Listeners"]
+        listener["SockNodeName"], listener["SockServiceName"] = tcp[0].strip("[]"), tcp[1]
+    text = plistlib.dumps(data, sort_keys=False).decode("utf-8")
+    # The marker, as in the systemd units: a plist without it is not ours to replace or remove.
+    # (An XML comment: launchd's parser skips it; "--" may not appear inside one.)
+    marker = f"<!-- {MARKER}: pylaunchd uninstall removes it. -->\n"  # no name: it may hold "--"
+    head, sep, rest = text.partition("<plist")
+    return (head + marker + sep + rest).encode("utf-8")
+
+
+def launchd_ours(paths: dict) -> bool:
+    """True when the plist exists and pylaunchd install wrote it; InstallError for another's."""
+    try:
+        with open(paths["plist"], encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return False
+    if MARKER not in text:
+        raise InstallError(f"{paths['plist']} was not written by pylaunchd install; "
+                           "remove it or choose another --name")
+    return True
 
 
 def launchd_install(a: argparse.Namespace, plan: Plan) -> None:
     paths = launchd_paths(a.name)
+    launchd_ours(paths)  # refuses a hand-written plist of the same name
     # The job runs a copy, so it does not depend on a source checkout that may move or vanish.
     source = a.agent_path
     a.agent_path = os.path.join(paths["support"], os.path.basename(source))
@@ -270,7 +306,7 @@ def launchd_install(a: argparse.Namespace, plan: Plan) -> None:
 
 def launchd_uninstall(a: argparse.Namespace, plan: Plan) -> int:
     paths = launchd_paths(a.name)
-    if not os.path.exists(paths["plist"]) and not plan.dry_run:
+    if not launchd_ours(paths) and not plan.dry_run:
         print(f"pylaunchd uninstall: no agent named {a.name} is installed ({paths['plist']})")
         return 0
     plan.run(["launchctl", "bootout", f"gui/{os.getuid()}/{paths['label']}"], check=False)

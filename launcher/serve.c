@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activity.h"
 #include "exitcode.h"
 #include "log.h"
 #include "module.h"
@@ -46,7 +47,7 @@ struct server {
         bool reload_requested;
         unsigned nthreads, busy;
         uint64_t handled;
-        uint64_t last_active;  /* CLOCK_MONOTONIC usec: last accept or handler end */
+        struct activity *activity; /* for idle exit; shared between processes under --workers */
         atomic_bool stopping;
         int exit_code;
 
@@ -60,9 +61,7 @@ struct server {
 };
 
 static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        return activity_now();
 }
 
 static void request_stop_locked(struct server *s, int code) {
@@ -367,7 +366,7 @@ static void *worker(void *arg) {
                         continue;
                 }
                 s->busy++;
-                s->last_active = now_usec();
+                activity_enter(s->activity);
                 if (s->busy == s->nthreads && s->nthreads < s->cfg->max_connections)
                         spawn_locked(s);
                 pthread_cond_signal(&s->follow);
@@ -380,7 +379,7 @@ static void *worker(void *arg) {
                 pthread_mutex_lock(&s->lock);
                 s->busy--;
                 s->handled++;
-                s->last_active = now_usec();
+                activity_leave(s->activity);
         }
         pthread_mutex_unlock(&s->lock);
 
@@ -446,9 +445,8 @@ static bool supervise(struct server *s, PyThreadState *ts) {
         bool abandoned = false;
 
         pthread_mutex_lock(&s->lock);
-        s->last_active = start;
         while (s->nthreads > 0) {
-                uint64_t now = now_usec(), wake = now + STATUS_TICK_USEC;
+                uint64_t now = now_usec(), wake = now + STATUS_TICK_USEC, idle_at;
 
                 if (atomic_load(&s->stopping)) {
                         if (!stop_deadline)
@@ -461,14 +459,14 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                                 break;
                         }
                         wake = min_u64(wake, stop_deadline);
-                } else if (s->cfg->idle_usec && s->busy == 0) {
-                        uint64_t idle_at = s->last_active + s->cfg->idle_usec;
+                } else if (s->cfg->idle_usec && (idle_at = activity_idle_at(s->activity, s->cfg->idle_usec))) {
+                        /* Not before --min-uptime: the units' start limit counts on that. */
                         if (idle_at < start + s->cfg->min_uptime_usec)
                                 idle_at = start + s->cfg->min_uptime_usec;
                         if (now >= idle_at) {
                                 if (s->cfg->verbose)
                                         log_info("idle for %.3f s: exiting, the service manager keeps the socket",
-                                                 (double)(now - s->last_active) / 1e6);
+                                                 (double)(now + s->cfg->idle_usec - idle_at) / 1e6);
                                 request_stop_locked(s, EXIT_OK);
                                 continue;
                         }
@@ -537,7 +535,9 @@ static int serve_connected(struct server *s) {
 static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
                        const struct serve_config *cfg) {
         *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get(),
-                              .uid = geteuid() };
+                              .uid = geteuid(), .activity = cfg->activity ? cfg->activity : activity_new(false) };
+        if (!s->activity)
+                return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->follow, NULL);
         pthread_cond_init(&s->done, NULL);

@@ -15,6 +15,7 @@ struct serve_config {
         uint64_t watchdog_usec;   /* WATCHDOG=1 owed this often; 0 off */
         const char *what;         /* for STATUS=: "Agent.py on 'rot13.sock'" */
         const struct options *access; /* allow_uid/allow_gid: who may connect besides us */
+        struct activity *activity;    /* shared with the other workers; NULL: a private one */
         bool verbose;
 };
 
