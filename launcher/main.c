@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "activation.h"
+#include "activity.h"
 #include "exitcode.h"
 #include "interp.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "options.h"
 #include "serve.h"
 #include "signals.h"
+#include "workers.h"
 
 /* fds 0-2 must exist, or the first socket we open becomes "stderr" and a log line goes to a client. */
 static void ensure_std_fds(void) {
@@ -51,6 +53,13 @@ static void notify_failed(int code) {
                 }
 }
 
+static bool has_connected(const struct listener_set *set) {
+        for (size_t i = 0; i < set->n; i++)
+                if (set->v[i].info.role == SOCK_ROLE_CONNECTED)
+                        return true;
+        return false;
+}
+
 static void describe(const struct listener_set *set, const struct agent *agent, char *buf, size_t size) {
         const char *base = strrchr(agent->path, '/');
 
@@ -62,6 +71,7 @@ int main(int argc, char **argv) {
         struct options opts;
         struct listener_set set = {};
         struct agent agent;
+        struct activity *activity = NULL;
         bool abandoned = false, managed;
         char what[512];
         int r, code;
@@ -96,6 +106,22 @@ int main(int argc, char **argv) {
         code = agent_locate(opts.agent, &agent);
         if (code != EXIT_OK)
                 goto failed;
+        if (opts.workers > 1 && !has_connected(&set)) {
+                /* Fork here, before Python starts: no interpreter is ever forked. */
+                bool worker;
+                activity = activity_new(true);
+                code = activity ? workers_run(opts.workers, &set, activity, &worker) : EXIT_OS;
+                if (!activity || !worker) {
+                        listener_set_free(&set);
+                        return code;
+                }
+                r = signals_init();
+                if (r < 0) {
+                        log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
+                        code = EXIT_OS;
+                        goto failed;
+                }
+        }
         module_set_origin(set.origin);
         module_set_listeners(&set);
         module_set_idle_timeout(managed ? opts.idle_timeout_usec : 0);
@@ -108,6 +134,7 @@ int main(int argc, char **argv) {
                 goto failed;
         }
         describe(&set, &agent, what, sizeof what);
+        workers_ready();
         notify_send("READY=1\nSTATUS=Serving %s", what);
         {
                 struct serve_config cfg = { .max_connections = opts.max_connections,
@@ -117,6 +144,7 @@ int main(int argc, char **argv) {
                                             .watchdog_usec = notify_watchdog_usec(),
                                             .what = what,
                                             .access = &opts,
+                                            .activity = activity,
                                             .verbose = opts.verbose };
                 code = serve_run(&set, &agent, &cfg, &abandoned);
         }

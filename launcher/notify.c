@@ -27,6 +27,11 @@ void notify_init(const struct activation_ops *ops) {
         unsetenv("WATCHDOG_PID");
 }
 
+void notify_disable(void) {
+        notify_fn = NULL;
+        watchdog_usec = 0;
+}
+
 uint64_t notify_watchdog_usec(void) {
         return watchdog_usec;
 }

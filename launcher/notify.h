@@ -8,6 +8,8 @@
 
 /* Uses ops->notify (the seam; NULL means no manager to tell). Reads WATCHDOG_USEC for us. */
 void notify_init(const struct activation_ops *ops);
+/* A --workers worker: its master speaks to the service manager (NotifyAccess=main). */
+void notify_disable(void);
 /* The interval at which WATCHDOG=1 is owed, 0 when the watchdog is off. */
 uint64_t notify_watchdog_usec(void);
 /* Sends the fields, newline separated, e.g. "READY=1\nSTATUS=serving". Returns > 0 if sent,

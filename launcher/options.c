@@ -10,13 +10,14 @@
 #include "options.h"
 
 enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID,
-       OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV };
+       OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV, OPT_WORKERS };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
         { "socket-name", required_argument, NULL, 's' },
         { "max-connections", required_argument, NULL, 'c' },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
+        { "workers", required_argument, NULL, OPT_WORKERS },
         { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
         { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "site", no_argument, NULL, OPT_SITE },
@@ -58,6 +59,8 @@ void options_usage(FILE *f, const char *program) {
                 "      --allow-uid UID         let this uid connect over unix sockets too\n"
                 "      --allow-gid GID         let processes of this gid connect too (both\n"
                 "                              repeatable; by default only our own uid may)\n"
+                "      --workers N             N processes, each with its own interpreter, share the\n"
+                "                              sockets (for CPU-bound agents; default 1)\n"
                 "      --backlog N             listen() backlog for --listen sockets (default 128)\n"
                 "      --idle-timeout SECONDS  when socket-activated, exit after this long with no\n"
                 "                              connection in flight (fractions allowed; default never);\n"
@@ -103,6 +106,7 @@ int options_parse(int argc, char **argv, struct options *ret) {
         const char *program = argc > 0 && argv[0] ? argv[0] : "pylaunchd";
         struct options o = { .max_connections = OPTIONS_DEFAULT_MAX_CONNECTIONS,
                              .backlog = 128,
+                             .workers = 1,
                              .min_uptime_usec = OPTIONS_DEFAULT_MIN_UPTIME_USEC,
                              .stop_timeout_usec = OPTIONS_DEFAULT_STOP_TIMEOUT_USEC };
         long long v;
@@ -145,6 +149,11 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (o.n_allow_gid >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 0, UINT32_MAX - 1, &v) < 0)
                                 return bad(program, "--allow-gid '%s' must be a numeric gid (at most 16 of them)", optarg);
                         o.allow_gid[o.n_allow_gid++] = (gid_t)v;
+                        break;
+                case OPT_WORKERS:
+                        if (parse_int_range(optarg, 1, OPTIONS_MAX_WORKERS, &v) < 0)
+                                return bad(program, "--workers '%s' must be a whole number from 1 to 64", optarg);
+                        o.workers = (unsigned)v;
                         break;
                 case OPT_BACKLOG:
                         if (parse_int_range(optarg, 1, 65535, &v) < 0)

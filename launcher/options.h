@@ -11,6 +11,7 @@
 #define OPTIONS_MAX_ALLOW 16
 #define OPTIONS_DEFAULT_MAX_CONNECTIONS 64
 #define OPTIONS_MAX_MAX_CONNECTIONS 4096
+#define OPTIONS_MAX_WORKERS 64
 /* With the units' StartLimitBurst=50 per StartLimitIntervalSec=10s, a start every 0.25 s at most
  * (40 per 10 s) can never hit the start limit, however short the idle timeout. */
 #define OPTIONS_DEFAULT_MIN_UPTIME_USEC 250000ULL
@@ -22,6 +23,7 @@ struct options {
         const char *socket_names[OPTIONS_MAX_SOCKET_NAMES]; /* launchd Sockets keys */
         size_t n_socket_names;
         unsigned max_connections;
+        unsigned workers;           /* processes, each with its own interpreter; 1: no master */
         /* Who may connect over unix sockets besides our own uid. */
         uid_t allow_uid[OPTIONS_MAX_ALLOW];
         size_t n_allow_uid;

@@ -8,6 +8,7 @@
 #include "signals.h"
 
 static int sig_pipe[2] = { -1, -1 };
+static pid_t sig_pid;
 
 static void on_signal(int signo) {
         int saved = errno;
@@ -27,6 +28,13 @@ int signals_init(void) {
         struct sigaction sa;
         int r;
 
+        /* A forked worker gets a pipe of its own: the one it inherited is its master's. */
+        if (sig_pipe[0] >= 0 && sig_pid != getpid()) {
+                close(sig_pipe[0]);
+                close(sig_pipe[1]);
+                sig_pipe[0] = sig_pipe[1] = -1;
+        }
+        sig_pid = getpid();
         /* pipe() then fcntl(), not pipe2(): macOS has no pipe2. Nothing else runs yet. */
         if (sig_pipe[0] < 0) {
                 if (pipe(sig_pipe) < 0)
@@ -64,6 +72,16 @@ int signals_next(void) {
 
 void signals_wake(void) {
         on_signal(0);
+}
+
+int signals_watch(int signo) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof sa);
+        sigemptyset(&sa.sa_mask);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+        return sigaction(signo, &sa, NULL) < 0 ? -errno : 0;
 }
 
 void signals_release(void) {

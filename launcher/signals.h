@@ -1,7 +1,8 @@
 /* signals.h: signals become bytes on a pipe that the accept loop polls (the self-pipe trick). */
 #pragma once
 
-/* Installs the handlers for SIGTERM, SIGINT and SIGHUP and ignores SIGPIPE. Returns 0 or -errno. */
+/* Installs the handlers for SIGTERM, SIGINT and SIGHUP and ignores SIGPIPE. Returns 0 or -errno.
+ * Called again in a forked child, it gives the child a pipe of its own. */
 int signals_init(void);
 /* The read end, for poll(). */
 int signals_fd(void);
@@ -9,5 +10,7 @@ int signals_fd(void);
 int signals_next(void);
 /* Wakes the poller from inside the process (a handler asked to stop, say). */
 void signals_wake(void);
+/* Also deliver signo through the pipe (the --workers master watches SIGCHLD). */
+int signals_watch(int signo);
 /* Gives SIGTERM and SIGINT back to the default disposition (for serve() mode). */
 void signals_release(void);
