@@ -146,6 +146,30 @@ static int listen_tcp(const struct address *a, int backlog, const char *label, s
         return r < 0 ? r : n;
 }
 
+/* fifo:PATH: a named pipe we create (or one left by an earlier run), removed at exit. Opened
+ * read-write so it never reads end-of-file when the last writer goes. */
+static int listen_fifo(const struct address *a, const char *label, struct listener_set *set) {
+        struct sockinfo info = { .role = SOCK_ROLE_FIFO };
+        struct stat st;
+        int fd, r;
+
+        if (lstat(a->path, &st) == 0) {
+                if (!S_ISFIFO(st.st_mode))
+                        return log_errno(LOG_LEVEL_ERR, EEXIST, "%s exists and is not a FIFO; remove it or choose another path",
+                                         a->path);
+        } else if (errno != ENOENT || mkfifo(a->path, 0600) < 0)
+                return log_errno(LOG_LEVEL_ERR, errno, "cannot create FIFO %s", a->path);
+        fd = open(a->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return log_errno(LOG_LEVEL_ERR, errno, "cannot open FIFO %s", a->path);
+        if ((r = listener_set_add(set, fd, label, &info)) < 0) {
+                close(fd);
+                return r;
+        }
+        set->v[set->n - 1].unlink_path = absolute_path(a->path);
+        return 1;
+}
+
 int activation_listen(const struct address *addrs, size_t n, int backlog, struct listener_set *set) {
         int total = 0;
 
@@ -156,6 +180,9 @@ int activation_listen(const struct address *addrs, size_t n, int backlog, struct
                 if (addrs[i].kind == ADDRESS_UNIX) {
                         snprintf(label, sizeof label, "unix:%s", addrs[i].path);
                         r = listen_unix(&addrs[i], backlog, label, set);
+                } else if (addrs[i].kind == ADDRESS_FIFO) {
+                        snprintf(label, sizeof label, "fifo:%s", addrs[i].path);
+                        r = listen_fifo(&addrs[i], label, set);
                 } else {
                         snprintf(label, sizeof label, strchr(addrs[i].host, ':') ? "tcp:[%s]:%u" : "tcp:%s:%u",
                                  addrs[i].host, (unsigned)addrs[i].port);

@@ -8,6 +8,7 @@
 
 #include "activation.h"
 #include "activity.h"
+#include "daemon.h"
 #include "exitcode.h"
 #include "interp.h"
 #include "log.h"
@@ -106,13 +107,28 @@ int main(int argc, char **argv) {
         code = agent_locate(opts.agent, &agent);
         if (code != EXIT_OK)
                 goto failed;
+        /* --pidfile, --daemon: before the workers fork, so the master is the one daemon. */
+        code = daemon_start(&opts, &set);
+        if (code != EXIT_OK)
+                goto failed;
+        if (opts.daemon) {
+                r = signals_init(); /* the daemon is a new process: a self-pipe of its own */
+                if (r < 0) {
+                        log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
+                        code = EXIT_OS;
+                        goto failed;
+                }
+        }
         if (opts.workers > 1 && !has_connected(&set)) {
                 /* Fork here, before Python starts: no interpreter is ever forked. */
                 bool worker;
                 activity = activity_new(true);
                 code = activity ? workers_run(opts.workers, &set, activity, &worker) : EXIT_OS;
                 if (!activity || !worker) {
+                        if (code != EXIT_OK)
+                                daemon_failed(code);
                         listener_set_free(&set);
+                        daemon_finish();
                         return code;
                 }
                 r = signals_init();
@@ -135,6 +151,7 @@ int main(int argc, char **argv) {
         }
         describe(&set, &agent, what, sizeof what);
         workers_ready();
+        daemon_ready();
         notify_send("READY=1\nSTATUS=Serving %s", what);
         {
                 struct serve_config cfg = { .max_connections = opts.max_connections,
@@ -154,14 +171,17 @@ int main(int argc, char **argv) {
                  * interpreter from under them. Flush what was printed and leave. */
                 interp_flush();
                 listener_set_free(&set);
+                daemon_finish();
                 _exit(code);
         }
         interp_finish(&agent);
         listener_set_free(&set);
+        daemon_finish();
         return code;
 
 failed:
         notify_failed(code);
+        daemon_failed(code);
         if (set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD) {
                 /* Queued clients would start us again at once, and again: close them instead. */
                 size_t n = listener_set_drain(&set);
@@ -169,5 +189,6 @@ failed:
                         log_warning("closed %zu waiting connection(s): the agent cannot run until fixed", n);
         }
         listener_set_free(&set);
+        daemon_finish();
         return code;
 }

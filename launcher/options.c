@@ -10,7 +10,8 @@
 #include "options.h"
 
 enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID,
-       OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV, OPT_WORKERS };
+       OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV, OPT_WORKERS,
+       OPT_DAEMON, OPT_PIDFILE, OPT_CHDIR, OPT_UMASK, OPT_KEEP_FD, OPT_LOG, OPT_CORE_DUMPS, OPT_USER, OPT_GROUP };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
@@ -18,6 +19,15 @@ static const struct option long_options[] = {
         { "max-connections", required_argument, NULL, 'c' },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
         { "workers", required_argument, NULL, OPT_WORKERS },
+        { "daemon", no_argument, NULL, OPT_DAEMON },
+        { "pidfile", required_argument, NULL, OPT_PIDFILE },
+        { "chdir", required_argument, NULL, OPT_CHDIR },
+        { "umask", required_argument, NULL, OPT_UMASK },
+        { "keep-fd", required_argument, NULL, OPT_KEEP_FD },
+        { "log", required_argument, NULL, OPT_LOG },
+        { "core-dumps", no_argument, NULL, OPT_CORE_DUMPS },
+        { "user", required_argument, NULL, OPT_USER },
+        { "group", required_argument, NULL, OPT_GROUP },
         { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
         { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "site", no_argument, NULL, OPT_SITE },
@@ -79,6 +89,17 @@ void options_usage(FILE *f, const char *program) {
                 "      --faulthandler          tracebacks on a crash, as python -X faulthandler\n"
                 "      --import-time           print import times, as python -X importtime\n"
                 "  -v, --verbose               log each connection\n"
+                "\n"
+                "Without a service manager (see README):\n"
+                "      --daemon                detach; the command returns once the agent serves\n"
+                "      --pidfile PATH          lock PATH and write the PID to it; a second instance\n"
+                "                              is refused\n"
+                "      --chdir DIR             the daemon's working directory (default /)\n"
+                "      --umask MODE            octal, default 077\n"
+                "      --keep-fd N             keep this inherited fd open (repeatable)\n"
+                "      --log FILE              the daemon's stdout and stderr (default /dev/null)\n"
+                "      --core-dumps            allow core dumps (off by default)\n"
+                "      --user USER, --group GROUP  drop to these after binding (when root)\n"
                 "  -h, --help                  show this help\n"
                 "  -V, --version               show the version and the embedded Python\n"
                 "\n"
@@ -107,6 +128,7 @@ int options_parse(int argc, char **argv, struct options *ret) {
         struct options o = { .max_connections = OPTIONS_DEFAULT_MAX_CONNECTIONS,
                              .backlog = 128,
                              .workers = 1,
+                             .umask = 077,
                              .min_uptime_usec = OPTIONS_DEFAULT_MIN_UPTIME_USEC,
                              .stop_timeout_usec = OPTIONS_DEFAULT_STOP_TIMEOUT_USEC };
         long long v;
@@ -149,6 +171,39 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (o.n_allow_gid >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 0, UINT32_MAX - 1, &v) < 0)
                                 return bad(program, "--allow-gid '%s' must be a numeric gid (at most 16 of them)", optarg);
                         o.allow_gid[o.n_allow_gid++] = (gid_t)v;
+                        break;
+                case OPT_DAEMON:
+                        o.daemon = true;
+                        break;
+                case OPT_PIDFILE:
+                        o.pidfile = optarg;
+                        break;
+                case OPT_CHDIR:
+                        o.chdir = optarg;
+                        break;
+                case OPT_UMASK:
+                        if (parse_umask(optarg, &o.umask) < 0)
+                                return bad(program, "--umask '%s' must be an octal mode from 000 to 777, e.g. 077", optarg);
+                        if (o.umask == 0)
+                                fprintf(stderr, "%s: warning: --umask 0 makes the daemon's files writable by "
+                                        "everyone\n", program);
+                        break;
+                case OPT_KEEP_FD:
+                        if (o.n_keep_fd >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 3, 65535, &v) < 0)
+                                return bad(program, "--keep-fd '%s' must be an fd number from 3 (at most 16 of them)", optarg);
+                        o.keep_fd[o.n_keep_fd++] = (int)v;
+                        break;
+                case OPT_LOG:
+                        o.log = optarg;
+                        break;
+                case OPT_CORE_DUMPS:
+                        o.core_dumps = true;
+                        break;
+                case OPT_USER:
+                        o.user = optarg;
+                        break;
+                case OPT_GROUP:
+                        o.group = optarg;
                         break;
                 case OPT_WORKERS:
                         if (parse_int_range(optarg, 1, OPTIONS_MAX_WORKERS, &v) < 0)

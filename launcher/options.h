@@ -42,6 +42,16 @@ struct options {
         const char *warnings[OPTIONS_MAX_ALLOW]; /* -W */
         size_t n_warnings;
         const char *venv;   /* a virtualenv whose packages the agent may import */
+        /* Without a service manager (daemon.c). */
+        bool daemon;
+        const char *pidfile;
+        const char *chdir;  /* default "/" */
+        mode_t umask;       /* default 077: 0 would make the daemon's files world-writable */
+        int keep_fd[OPTIONS_MAX_ALLOW];
+        size_t n_keep_fd;
+        const char *log;
+        bool core_dumps;
+        const char *user, *group;
         const char *agent;  /* the agent file as given */
         char **agent_argv;  /* sys.argv: the agent path, then the arguments after it */
         int agent_argc;

@@ -81,6 +81,12 @@ int parse_address(const char *s, struct address *ret) {
                 if (len == 0 || len >= sizeof a.path || (s[5] == '@' && len < 2))
                         return -EINVAL;
                 memcpy(a.path, s + 5, len + 1);
+        } else if (strncmp(s, "fifo:", 5) == 0) {
+                size_t len = strlen(s + 5);
+                a.kind = ADDRESS_FIFO;
+                if (len == 0 || len >= sizeof a.path || s[5] == '@')
+                        return -EINVAL;
+                memcpy(a.path, s + 5, len + 1);
         } else if (strncmp(s, "tcp:", 4) == 0) {
                 a.kind = ADDRESS_TCP;
                 r = parse_tcp(s + 4, &a);
@@ -118,6 +124,23 @@ int parse_duration_usec(const char *s, uint64_t *ret_usec) {
         if (*p != '\0' || digits == 0)
                 return -EINVAL;
         *ret_usec = sec * 1000000 + frac;
+        return 0;
+}
+
+int parse_umask(const char *s, mode_t *ret) {
+        unsigned v = 0;
+        size_t n = 0;
+
+        if (!s)
+                return -EINVAL;
+        for (; s[n]; n++) {
+                if (s[n] < '0' || s[n] > '7' || n >= 4)
+                        return -EINVAL;
+                v = v * 8 + (unsigned)(s[n] - '0');
+        }
+        if (n == 0 || v > 0777)
+                return -EINVAL;
+        *ret = (mode_t)v;
         return 0;
 }
 

@@ -6,9 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
-enum address_kind { ADDRESS_UNIX, ADDRESS_TCP };
+enum address_kind { ADDRESS_UNIX, ADDRESS_TCP, ADDRESS_FIFO };
 
 struct address {
         enum address_kind kind;
@@ -18,12 +19,14 @@ struct address {
         uint16_t port;
 };
 
-/* "unix:PATH", "unix:@NAME", "tcp:HOST:PORT", "tcp:[V6ADDR]:PORT". */
+/* "unix:PATH", "unix:@NAME", "tcp:HOST:PORT", "tcp:[V6ADDR]:PORT", "fifo:PATH". */
 int parse_address(const char *s, struct address *ret);
 /* Decimal integer in [min, max], the whole string, no sign unless min < 0. */
 int parse_int_range(const char *s, long long min, long long max, long long *ret);
 /* Seconds, fractions allowed ("0.05", "2", "1.5"), to microseconds; at most about 10 years. */
 int parse_duration_usec(const char *s, uint64_t *ret_usec);
+/* An octal file mode creation mask, "077" or "0022": 0 to 0777. */
+int parse_umask(const char *s, mode_t *ret);
 /* JOURNAL_STREAM's "DEVICE:INODE". */
 int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino);
 /* The Python version a virtualenv was made with, from its pyvenv.cfg text ("version = 3.11.2"
