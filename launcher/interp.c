@@ -18,8 +18,9 @@
 #include "log.h"
 #include "module.h"
 #include "parse.h"
+#include "strictmodes.h"
 
-int agent_locate(const char *arg, struct agent *ret) {
+int agent_locate(const char *arg, bool strict, struct agent *ret) {
         char resolved[PATH_MAX], *slash;
         struct stat st;
         int fd;
@@ -49,6 +50,20 @@ int agent_locate(const char *arg, struct agent *ret) {
                           "(letters, digits, underscores; e.g. Agent.py); rename it",
                           resolved);
                 return EXIT_AGENT_BROKEN;
+        }
+        if (strict) {
+                char why[PATH_MAX + 128];
+                int r = strictmodes_check(resolved, geteuid(), why, sizeof why);
+                if (r == -EPERM) {
+                        log_error("refusing agent %s: %s, so someone else could change the code that runs as "
+                                  "you; chmod go-w or chown it (or pass --no-strict-modes)",
+                                  resolved, why);
+                        return EXIT_AGENT_UNSAFE;
+                }
+                if (r < 0) {
+                        log_errno(LOG_LEVEL_ERR, r, "cannot check the permissions of agent %s", resolved);
+                        return EXIT_AGENT_MISSING;
+                }
         }
         strcpy(ret->path, resolved);
         strcpy(ret->dir, resolved);

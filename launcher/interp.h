@@ -16,8 +16,9 @@ struct agent {
 };
 
 /* Checks the agent file before anything starts: exists, readable, a regular file, a usable module
- * name. Returns EXIT_OK or the exit code, after logging what to fix. */
-int agent_locate(const char *arg, struct agent *ret);
+ * name, and (strict) writable by nobody but us. Returns EXIT_OK or the exit code, after logging
+ * what to fix. */
+int agent_locate(const char *arg, bool strict, struct agent *ret);
 /* Starts the interpreter (isolated, UTF-8, no signal handlers of its own) with sys.argv from the
  * command line and sys.path[0] the agent's directory. GIL held on success. Returns an exit code. */
 int interp_start(const struct options *opts, const struct agent *agent);

@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
         if (opts.idle_timeout_usec && !managed)
                 log_warning("--idle-timeout ignored: only a socket-activated launcher may exit when idle, "
                             "nothing would start it again");
-        code = agent_locate(opts.agent, &agent);
+        code = agent_locate(opts.agent, !opts.no_strict_modes, &agent);
         if (code != EXIT_OK)
                 goto failed;
         /* --pidfile, --daemon: before the workers fork, so the master is the one daemon. */

@@ -11,7 +11,7 @@
 
 enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID,
        OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV, OPT_WORKERS,
-       OPT_DAEMON, OPT_PIDFILE, OPT_CHDIR, OPT_UMASK, OPT_KEEP_FD, OPT_LOG, OPT_CORE_DUMPS, OPT_USER, OPT_GROUP };
+       OPT_DAEMON, OPT_PIDFILE, OPT_CHDIR, OPT_UMASK, OPT_KEEP_FD, OPT_LOG, OPT_CORE_DUMPS, OPT_USER, OPT_GROUP, OPT_NO_STRICT };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
@@ -31,6 +31,7 @@ static const struct option long_options[] = {
         { "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
         { "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
         { "site", no_argument, NULL, OPT_SITE },
+        { "no-strict-modes", no_argument, NULL, OPT_NO_STRICT },
         { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
         { "min-uptime", required_argument, NULL, OPT_MIN_UPTIME },
         { "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
@@ -79,6 +80,8 @@ void options_usage(FILE *f, const char *program) {
                 "                              (default 0.25, under the units' start limit)\n"
                 "      --stop-timeout SECONDS  on SIGTERM, how long handlers in flight may finish\n"
                 "                              (default 10; keep it under TimeoutStopSec=)\n"
+                "      --no-strict-modes       run the agent even if others could write it or a\n"
+                "                              directory above it (refused by default, exit 77)\n"
                 "      --site                  import site, so site-packages are importable\n"
                 "                              (costs start-up time; off by default)\n"
                 "      --venv DIR              import packages from the virtualenv DIR (made by the\n"
@@ -108,7 +111,7 @@ void options_usage(FILE *f, const char *program) {
                 "The agent defines handle(conn), called once per connection, or serve(listeners)\n"
                 "to run its own loop. Exit codes: 0 ok, 1 runtime error, 64 usage, 65 agent failed\n"
                 "to import, 66 agent missing, 69 no handle/serve, 70 agent failed, 71 OS error,\n"
-                "78 unusable activation sockets.\n",
+                "77 agent writable by others, 78 unusable activation sockets.\n",
                 program, OPTIONS_DEFAULT_MAX_CONNECTIONS);
 }
 
@@ -226,6 +229,9 @@ int options_parse(int argc, char **argv, struct options *ret) {
                 case OPT_STOP_TIMEOUT:
                         if (parse_duration_usec(optarg, &o.stop_timeout_usec) < 0)
                                 return bad(program, "--stop-timeout '%s' must be a number of seconds, e.g. 10", optarg);
+                        break;
+                case OPT_NO_STRICT:
+                        o.no_strict_modes = true;
                         break;
                 case OPT_SITE:
                         o.site = true;

@@ -35,6 +35,7 @@ struct options {
         int backlog;
         bool verbose;
         bool site;          /* import site (site-packages); off for speed */
+        bool no_strict_modes; /* run an agent others could write (off: refused) */
         bool unbuffered;    /* unbuffered stdout/stderr, as python -u */
         bool dev_mode;      /* -X dev */
         bool faulthandler;  /* -X faulthandler */
