@@ -1,5 +1,6 @@
-# render_rot13_units(OUTDIR PYLAUNCHD AGENTDIR NOTE): the ROT13 example's systemd units, rendered
-# from units/*.in (the templates `pylaunchd install` renders for any agent) with these paths.
+# render_rot13_units(OUTDIR PYLAUNCHD AGENTDIR NOTE): the ROT13 example's systemd units and init
+# scripts, rendered from units/*.in (the templates `pylaunchd install` renders for any agent) with
+# these paths.
 function(render_rot13_units outdir pylaunchd agentdir note)
   set(GENERATED "${note}")
   set(NAME rot13)
@@ -19,4 +20,13 @@ function(render_rot13_units outdir pylaunchd agentdir note)
   set(EXEC "${pylaunchd} --idle-timeout 30 ${agentdir}/Control.py")
   configure_file("${CMAKE_SOURCE_DIR}/units/agent-fifo.socket.in" "${outdir}/rot13-control.socket" @ONLY)
   configure_file("${CMAKE_SOURCE_DIR}/units/agent.service.in" "${outdir}/rot13-control.service" @ONLY)
+
+  # Without a service manager: init scripts that run pylaunchd --daemon --pidfile.
+  set(NAME rot13)
+  set(PYLAUNCHD "${pylaunchd}")
+  set(AGENT "${agentdir}/Agent.py")
+  configure_file("${CMAKE_SOURCE_DIR}/units/agent.init.in" "${outdir}/rot13.init" @ONLY
+                 FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+  configure_file("${CMAKE_SOURCE_DIR}/units/agent.rc.in" "${outdir}/rot13.rc" @ONLY
+                 FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 endfunction()

@@ -46,9 +46,13 @@ static int lock_pidfile(const char *path) {
                 }
                 return log_errno(LOG_LEVEL_ERR, err, "cannot lock pidfile %s", path);
         }
-        /* Nobody holds the lock: any PID in it is stale, and the file is ours now. Its path is
-         * kept absolute: the daemon removes it after chdir(). */
-        pid_fd = fd;
+        /* Nobody holds the lock: any PID in it is stale, and the file is ours now. The fd moves
+         * out of the way of the fds (3, 4, ...) a service manager passes, since this runs before
+         * check-in; the path is kept absolute, since the daemon removes it after chdir(). */
+        pid_fd = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+        close(fd);
+        if (pid_fd < 0)
+                return log_errno(LOG_LEVEL_ERR, errno, "cannot keep pidfile %s open", path);
         if (path[0] != '/') {
                 char cwd[4096];
                 pid_path = getcwd(cwd, sizeof cwd) ? malloc(strlen(cwd) + strlen(path) + 2) : NULL;
@@ -173,16 +177,20 @@ static int redirect_stdio(const char *log) {
         return 0;
 }
 
-int daemon_start(const struct options *o, const struct listener_set *set) {
-        int err_pipe[2], st_pipe[2], r;
-        struct rlimit core = { 0, 0 };
-        pid_t pid;
-
+int daemon_lock(const struct options *o) {
         /* The daemon's umask from the start, so the pidfile is created under it too. */
         if (o->daemon)
                 umask(o->umask);
         if (o->pidfile && lock_pidfile(o->pidfile) < 0)
                 return EXIT_RUNTIME;
+        return EXIT_OK;
+}
+
+int daemon_start(const struct options *o, const struct listener_set *set) {
+        int err_pipe[2], st_pipe[2], r;
+        struct rlimit core = { 0, 0 };
+        pid_t pid;
+
         if (!o->daemon) {
                 if (o->pidfile && write_pid() < 0)
                         return EXIT_RUNTIME;

@@ -6,8 +6,10 @@
 #include "activation.h"
 #include "options.h"
 
-/* Takes the pidfile's lock (a second instance is refused, naming the PID that holds it). Then,
- * with --daemon, detaches: the starting process waits until the daemon reports ready or failed,
+/* Takes the pidfile's lock: a second instance is refused, naming the PID that holds it. First
+ * thing, before binding anything, so that refusal is what a second start reports. */
+int daemon_lock(const struct options *opts);
+/* Writes the pidfile and drops privileges; with --daemon, first detaches: the starting process waits until the daemon reports ready or failed,
  * copies the daemon's messages until then, and exits with its result (it never returns). Returns
  * an exit code in the daemon (EXIT_OK to go on). */
 int daemon_start(const struct options *opts, const struct listener_set *set);

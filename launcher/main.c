@@ -88,6 +88,9 @@ int main(int argc, char **argv) {
         if (r != OPTIONS_RUN)
                 return EXIT_OK;
         notify_init(&activation_ops_real);
+        code = daemon_lock(&opts);
+        if (code != EXIT_OK)
+                return code;
         /* Check in first: before Python starts, so nothing in the interpreter sees or inherits
          * the activation environment; and before we open any fd of our own, so that a descriptor
          * systemd promised but did not pass (a closed fd 3) is reported, not mistaken for ours. */
@@ -107,7 +110,7 @@ int main(int argc, char **argv) {
         code = agent_locate(opts.agent, !opts.no_strict_modes, &agent);
         if (code != EXIT_OK)
                 goto failed;
-        /* --pidfile, --daemon: before the workers fork, so the master is the one daemon. */
+        /* --daemon, --user: before the workers fork, so the master is the one daemon. */
         code = daemon_start(&opts, &set);
         if (code != EXIT_OK)
                 goto failed;
