@@ -262,7 +262,8 @@ void daemon_ready(void) {
 }
 
 void daemon_failed(int code) {
-        unsigned char c = (unsigned char)(code ? code : EXIT_RUNTIME);
+        /* 0: the agent chose to exit at once (sys.exit(0)); the starter exits 0 as well. */
+        unsigned char c = code ? (unsigned char)code : 'R';
 
         if (status_fd < 0)
                 return;

@@ -16,7 +16,7 @@ int daemon_start(const struct options *opts, const struct listener_set *set);
 /* In the daemon, once the agent is imported and the listeners serve: the starting process exits
  * 0, and stderr moves to --log (or /dev/null). No-op without --daemon. */
 void daemon_ready(void);
-/* In the daemon, on a failure before daemon_ready(): the starting process exits with code. */
+/* In the daemon, when it ends before daemon_ready(): the starting process exits with code. */
 void daemon_failed(int code);
 /* At exit: removes the pidfile (ours: we hold its lock). */
 void daemon_finish(void);

@@ -254,7 +254,11 @@ int interp_load_agent(struct agent *agent) {
                 char what[4200];
                 snprintf(what, sizeof what, "agent %s failed to import", agent->path);
                 status = interp_exception_status(what);
-                return status >= 0 ? status : EXIT_AGENT_BROKEN;
+                if (status < 0)
+                        return EXIT_AGENT_BROKEN;
+                /* sys.exit(n) while importing, even sys.exit(0): the agent chose to end here. */
+                agent->exit_requested = true;
+                return status;
         }
         agent->handle = get_callable(agent->module, "handle");
         agent->serve = get_callable(agent->module, "serve");

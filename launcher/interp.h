@@ -13,6 +13,7 @@ struct agent {
         PyObject *serve;     /* callable or NULL */
         PyObject *launcher;  /* the pylaunchd module */
         PyObject *conn_type; /* pylaunchd.Connection */
+        bool exit_requested; /* the agent called sys.exit() while being imported */
 };
 
 /* Checks the agent file before anything starts: exists, readable, a regular file, a usable module
@@ -22,7 +23,8 @@ int agent_locate(const char *arg, bool strict, struct agent *ret);
 /* Starts the interpreter (isolated, UTF-8, no signal handlers of its own) with sys.argv from the
  * command line and sys.path[0] the agent's directory. GIL held on success. Returns an exit code. */
 int interp_start(const struct options *opts, const struct agent *agent);
-/* Imports pylaunchd and the agent, finds handle and serve. GIL held. Returns an exit code. */
+/* Imports pylaunchd and the agent, finds handle and serve. GIL held. Returns an exit code; when
+ * the agent called sys.exit(n) while imported, n with agent->exit_requested set (n may be 0). */
 int interp_load_agent(struct agent *agent);
 /* SIGHUP: imports the agent's file afresh and switches to its handle/serve. If the new code
  * fails to import or has no handler, the old one stays and the reason is logged. GIL held.

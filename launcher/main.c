@@ -148,6 +148,14 @@ int main(int argc, char **argv) {
         if (code != EXIT_OK)
                 goto failed;
         code = interp_load_agent(&agent);
+        if (agent.exit_requested) {
+                /* Not a failure to report: the agent's own decision, with its own status. */
+                interp_finish(&agent);
+                daemon_failed(code);
+                listener_set_free(&set);
+                daemon_finish();
+                return code;
+        }
         if (code != EXIT_OK) {
                 interp_finish(&agent);
                 goto failed;

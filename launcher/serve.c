@@ -336,14 +336,10 @@ static void spawn_locked(struct server *s) {
 static void *worker(void *arg) {
         struct server *s = arg;
         PyThreadState *ts = PyThreadState_New(s->interp);
-        sigset_t mask;
 
-        /* Signals are for the main thread's handler; a worker must not be interrupted by them. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        /* No signal is blocked here: the handlers only write a byte to the self-pipe, which is
+         * safe in any thread, and a blocked mask would be inherited by every subprocess a handler
+         * starts (subprocess does not reset it), which then could not be stopped with SIGTERM. */
 
         pthread_mutex_lock(&s->lock);
         for (;;) {
