@@ -62,7 +62,7 @@ void options_usage(FILE *f, const char *program) {
                 "\n"
                 "Options:\n"
                 "  -l, --listen ADDR           bind and listen on ADDR: unix:PATH, unix:@ABSTRACT,\n"
-                "                              tcp:HOST:PORT, tcp:[V6ADDR]:PORT (repeatable)\n"
+                "                              tcp:HOST:PORT, tcp:[V6ADDR]:PORT, fifo:PATH (repeatable)\n"
                 "  -s, --socket-name NAME      launchd Sockets key to check in (repeatable;\n"
                 "                              default Listeners)\n"
                 "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
@@ -149,7 +149,7 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (parse_address(optarg, &o.listen[o.n_listen]) < 0)
                                 return bad(program,
                                            "--listen '%s' is not an address; use unix:PATH, unix:@NAME, "
-                                           "tcp:HOST:PORT or tcp:[V6ADDR]:PORT",
+                                           "tcp:HOST:PORT, tcp:[V6ADDR]:PORT or fifo:PATH",
                                            optarg);
                         o.n_listen++;
                         break;
