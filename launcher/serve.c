@@ -8,7 +8,9 @@
  * blocked in recv() releases it, so a silent client stalls only its own thread.
  *
  * Signals (handle mode): the C side owns SIGTERM, SIGINT and SIGHUP; they arrive as bytes on the
- * self-pipe that the leader polls beside the listeners. In serve() mode Python owns them. */
+ * self-pipe, which the main thread (the supervisor) polls, so a signal is seen even while every
+ * worker is busy in a handler. The leader polls a wake pipe of its own beside the listeners, which
+ * the supervisor writes to when it is time to stop. In serve() mode Python owns the signals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,9 +44,9 @@ struct server {
 
         pthread_mutex_t lock;
         pthread_cond_t follow; /* idle threads wait here to lead */
-        pthread_cond_t done;   /* the main thread waits here for workers to end */
+        int leader_wake[2];    /* a byte here wakes the leader from poll() */
+        int sup_wake[2];       /* a byte here wakes the supervisor: a worker ended, a stop */
         bool have_leader;
-        bool reload_requested;
         unsigned nthreads, busy;
         uint64_t handled;
         struct activity *activity; /* for idle exit; shared between processes under --workers */
@@ -64,38 +66,31 @@ static uint64_t now_usec(void) {
         return activity_now();
 }
 
+static void wake(int fd) {
+        /* A full pipe already holds a wake-up: losing this byte loses nothing. */
+        (void)!write(fd, "", 1);
+}
+
+static void drain(int fd) {
+        char buf[64];
+        while (read(fd, buf, sizeof buf) > 0)
+                ;
+}
+
 static void request_stop_locked(struct server *s, int code) {
         if (!atomic_load(&s->stopping)) {
                 atomic_store(&s->stopping, true);
                 s->exit_code = code;
                 pthread_cond_broadcast(&s->follow);
-                pthread_cond_broadcast(&s->done);
         }
-        signals_wake(); /* the leader may be asleep in poll() */
+        wake(s->leader_wake[1]); /* the leader may be asleep in poll() */
+        wake(s->sup_wake[1]);
 }
 
 static void request_stop(struct server *s, int code) {
         pthread_mutex_lock(&s->lock);
         request_stop_locked(s, code);
         pthread_mutex_unlock(&s->lock);
-}
-
-static void on_signals(struct server *s) {
-        int sig;
-
-        while ((sig = signals_next()) >= 0) {
-                if (sig == SIGTERM || sig == SIGINT) {
-                        log_info("%s: no longer accepting; finishing %u connection(s) in flight",
-                                 sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
-                        request_stop(s, EXIT_OK);
-                } else if (sig == SIGHUP) {
-                        /* The main thread reloads: it holds no connection and can take the GIL. */
-                        pthread_mutex_lock(&s->lock);
-                        s->reload_requested = true;
-                        pthread_cond_broadcast(&s->done);
-                        pthread_mutex_unlock(&s->lock);
-                }
-        }
 }
 
 /* A FIFO or a datagram socket is not accepted on: it is handed to handle() itself when readable,
@@ -211,7 +206,7 @@ static int lead(struct server *s, const struct listener **ret_l) {
                         return -1;
                 }
                 if (s->pfds[0].revents & POLLIN)
-                        on_signals(s);
+                        drain(s->pfds[0].fd);
                 if (n == 0 && s->backoff)
                         set_backoff(s, false);
                 /* Start where the last accept left off, so a busy listener cannot starve another. */
@@ -309,7 +304,7 @@ out:
                 pthread_mutex_lock(&s->lock);
                 s->readable_busy[l - s->set->v] = false;
                 pthread_mutex_unlock(&s->lock);
-                signals_wake(); /* the leader polls it again */
+                wake(s->leader_wake[1]); /* the leader polls it again */
         }
 }
 
@@ -385,26 +380,33 @@ static void *worker(void *arg) {
 
         pthread_mutex_lock(&s->lock);
         s->nthreads--;
-        pthread_cond_broadcast(&s->done);
+        wake(s->sup_wake[1]);
         pthread_mutex_unlock(&s->lock);
         return NULL;
 }
 
-/* Waits on s->done until the CLOCK_MONOTONIC time `until` (usec). Condition variables time out
- * on CLOCK_REALTIME portably (macOS has no pthread_condattr_setclock), so convert; a clock
- * step costs at most one early or late tick. */
-static void wait_until(struct server *s, uint64_t until) {
-        uint64_t now = now_usec(), rel = until > now ? until - now : 0;
-        struct timespec ts;
+static void with_gil(struct server *s, PyThreadState *ts, void (*fn)(struct server *));
+static void do_reload(struct server *s);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(rel / 1000000);
-        ts.tv_nsec += (long)(rel % 1000000) * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
+/* With s->lock held: sleeps until the CLOCK_MONOTONIC time `until` (usec), a signal, or a wake-up,
+ * then acts on the signals that came. */
+static void wait_until(struct server *s, PyThreadState *ts, uint64_t until) {
+        uint64_t now = now_usec();
+        int timeout = until > now ? (int)((until - now + 999) / 1000) : 0, sig;
+        struct pollfd p[2] = { { .fd = signals_fd(), .events = POLLIN }, { .fd = s->sup_wake[0], .events = POLLIN } };
+
+        pthread_mutex_unlock(&s->lock);
+        (void)poll(p, 2, timeout);
+        drain(s->sup_wake[0]);
+        pthread_mutex_lock(&s->lock);
+        while ((sig = signals_next()) >= 0) {
+                if (sig == SIGTERM || sig == SIGINT) {
+                        log_info("%s: no longer accepting; finishing %u connection(s) in flight",
+                                 sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
+                        request_stop_locked(s, EXIT_OK);
+                } else if (sig == SIGHUP && !atomic_load(&s->stopping))
+                        with_gil(s, ts, do_reload);
         }
-        (void)pthread_cond_timedwait(&s->done, &s->lock, &ts);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b) {
@@ -468,11 +470,6 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         }
                         wake = min_u64(wake, idle_at);
                 }
-                if (s->reload_requested) {
-                        s->reload_requested = false;
-                        with_gil(s, ts, do_reload);
-                        continue;
-                }
                 if (s->cfg->watchdog_usec) {
                         if (now >= last_ping + s->cfg->watchdog_usec / 2) {
                                 with_gil(s, ts, do_watchdog);
@@ -488,7 +485,7 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
                                     (unsigned long long)shown_handled, shown_busy);
                 }
-                wait_until(s, wake);
+                wait_until(s, ts, wake);
         }
         pthread_mutex_unlock(&s->lock);
         return abandoned;
@@ -528,6 +525,16 @@ static int serve_connected(struct server *s) {
         return s->exit_code;
 }
 
+/* pipe() and fcntl(), not pipe2(): macOS has none. */
+static int make_pipe(int p[2]) {
+        if (pipe(p) < 0)
+                return -errno;
+        for (int i = 0; i < 2; i++)
+                if (fcntl(p[i], F_SETFD, FD_CLOEXEC) < 0 || fcntl(p[i], F_SETFL, O_NONBLOCK) < 0)
+                        return -errno;
+        return 0;
+}
+
 static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
                        const struct serve_config *cfg) {
         *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get(),
@@ -536,7 +543,9 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->follow, NULL);
-        pthread_cond_init(&s->done, NULL);
+        s->leader_wake[0] = s->leader_wake[1] = s->sup_wake[0] = s->sup_wake[1] = -1;
+        if (make_pipe(s->leader_wake) < 0 || make_pipe(s->sup_wake) < 0)
+                return log_errno(LOG_LEVEL_ERR, errno, "cannot make the wake pipes");
         s->str_close = PyUnicode_InternFromString("close");
         s->str_detach = PyUnicode_InternFromString("detach");
         if (!s->str_close || !s->str_detach)
@@ -546,7 +555,7 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
         s->readable_busy = calloc(set->n + 1, sizeof *s->readable_busy);
         if (!s->pfds || !s->readable_busy)
                 return -ENOMEM;
-        s->pfds[0] = (struct pollfd){ .fd = signals_fd(), .events = POLLIN };
+        s->pfds[0] = (struct pollfd){ .fd = s->leader_wake[0], .events = POLLIN };
         for (size_t i = 0; i < set->n; i++) {
                 /* Non-blocking, so a connection another process took first (several launchers on
                  * one socket) cannot block the leader in accept(). */
@@ -566,7 +575,12 @@ static void server_free(struct server *s) {
         Py_XDECREF(s->str_detach);
         free(s->pfds);
         free(s->readable_busy);
-        pthread_cond_destroy(&s->done);
+        for (int i = 0; i < 2; i++) {
+                if (s->leader_wake[i] >= 0)
+                        close(s->leader_wake[i]);
+                if (s->sup_wake[i] >= 0)
+                        close(s->sup_wake[i]);
+        }
         pthread_cond_destroy(&s->follow);
         pthread_mutex_destroy(&s->lock);
 }

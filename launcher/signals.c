@@ -70,9 +70,6 @@ int signals_next(void) {
         return n < 0 && errno != EAGAIN ? -errno : -EAGAIN;
 }
 
-void signals_wake(void) {
-        on_signal(0);
-}
 
 int signals_watch(int signo) {
         struct sigaction sa;

@@ -6,10 +6,8 @@
 int signals_init(void);
 /* The read end, for poll(). */
 int signals_fd(void);
-/* The next pending signal number, 0 for a wake-up from signals_wake(), -EAGAIN when none. */
+/* The next pending signal number, -EAGAIN when none. */
 int signals_next(void);
-/* Wakes the poller from inside the process (a handler asked to stop, say). */
-void signals_wake(void);
 /* Also deliver signo through the pipe (the --workers master watches SIGCHLD). */
 int signals_watch(int signo);
 /* Gives SIGTERM and SIGINT back to the default disposition (for serve() mode). */

@@ -177,6 +177,21 @@ class InFlight(harness.E2ETestCase):
         held.settimeout(harness.DEADLINE)
         self.assertEqual(held.readline(), b"", "the held connection is closed by the exit")
 
+    def test_sigterm_is_seen_while_every_thread_is_busy(self):
+        # Regression: only the accepting thread used to read the signal pipe, so with every
+        # thread in a handler (--max-connections 1 and one silent client) SIGTERM went unseen
+        # until a handler returned. The main thread reads it now.
+        addr = self.unix_address()
+        server = self.serve_listen(harness.ROT13_AGENT, listen=[addr],
+                                   options=["--max-connections", "1", "--stop-timeout", "1"])
+        held = self.client(addr)
+        self.assertEqual(held.exchange(b"hold"), b"ubyq", "the one thread is busy with the held client")
+        server.send_signal(signal.SIGTERM)
+        self.assertExitStatus(server, EXIT_OK, "SIGTERM with the only thread in a handler")
+        self.assertInStderr("SIGTERM", server.stderr(), "the signal was seen")
+        self.assertInStderr("abandoning", server.stderr(), "and the stop grace applied")
+        held.close()
+
 
 class HandlerExit(harness.E2ETestCase):
     def setUp(self):
