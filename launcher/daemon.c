@@ -135,7 +135,7 @@ static void close_inherited(const struct options *o, const struct listener_set *
                         (void)close(fd);
 }
 
-static int drop_privileges(const char *user, const char *group) {
+static int drop_privileges(const char *user, const char *group, const struct listener_set *set) {
         struct passwd *pw = NULL;
         struct group *gr = NULL;
         gid_t gid;
@@ -149,13 +149,20 @@ static int drop_privileges(const char *user, const char *group) {
         if (group && !(gr = getgrnam(group)))
                 return log_errno(LOG_LEVEL_ERR, ENOENT, "--group %s: no such group", group);
         gid = gr ? gr->gr_gid : pw->pw_gid;
+        /* While still root: what we made as root becomes the new owner's. The pidfile, so the
+         * daemon can remove it at exit; the sockets and FIFOs we bound, since a per-user agent
+         * answers only its owner, who must be able to reach them. */
+        if (pid_fd >= 0 && pw && fchown(pid_fd, pw->pw_uid, gid) < 0)
+                log_errno(LOG_LEVEL_WARNING, errno, "cannot hand the pidfile to %s, ignoring", user);
+        for (size_t i = 0; i < set->n; i++)
+                if (set->v[i].unlink_path &&
+                    lchown(set->v[i].unlink_path, pw ? pw->pw_uid : (uid_t)-1, gid) < 0)
+                        return log_errno(LOG_LEVEL_ERR, errno, "cannot hand %s to %s", set->v[i].unlink_path,
+                                         user ? user : group);
         if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
             (pw && setuid(pw->pw_uid) < 0))
                 return log_errno(LOG_LEVEL_ERR, errno, "cannot drop privileges to %s:%s", user ? user : "-",
                                  group ? group : "-");
-        /* The pidfile was opened as root: let the new owner remove it at exit. */
-        if (pid_fd >= 0 && pw)
-                (void)fchown(pid_fd, pw->pw_uid, gid);
         return 0;
 }
 
@@ -195,7 +202,7 @@ int daemon_start(const struct options *o, const struct listener_set *set) {
                 if (o->pidfile && write_pid() < 0)
                         return EXIT_RUNTIME;
                 if (o->user || o->group)
-                        return drop_privileges(o->user, o->group) < 0 ? EXIT_OS : EXIT_OK;
+                        return drop_privileges(o->user, o->group, set) < 0 ? EXIT_OS : EXIT_OK;
                 return EXIT_OK;
         }
         if (pipe(err_pipe) < 0 || pipe(st_pipe) < 0)
@@ -238,7 +245,7 @@ int daemon_start(const struct options *o, const struct listener_set *set) {
                 log_errno(LOG_LEVEL_ERR, errno, "--chdir %s", o->chdir ? o->chdir : "/");
                 return EXIT_OS;
         }
-        if (drop_privileges(o->user, o->group) < 0)
+        if (drop_privileges(o->user, o->group, set) < 0)
                 return EXIT_OS;
         if (o->pidfile && write_pid() < 0)
                 return EXIT_RUNTIME;

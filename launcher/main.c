@@ -128,10 +128,10 @@ int main(int argc, char **argv) {
                 activity = activity_new(true);
                 code = activity ? workers_run(opts.workers, &set, activity, &worker) : EXIT_OS;
                 if (!activity || !worker) {
-                        if (code != EXIT_OK)
-                                daemon_failed(code);
                         listener_set_free(&set);
                         daemon_finish();
+                        if (code != EXIT_OK)
+                                daemon_failed(code);
                         return code;
                 }
                 r = signals_init();
@@ -151,9 +151,9 @@ int main(int argc, char **argv) {
         if (agent.exit_requested) {
                 /* Not a failure to report: the agent's own decision, with its own status. */
                 interp_finish(&agent);
-                daemon_failed(code);
                 listener_set_free(&set);
                 daemon_finish();
+                daemon_failed(code); /* last: the starter returns once everything is cleaned up */
                 return code;
         }
         if (code != EXIT_OK) {
@@ -192,7 +192,6 @@ int main(int argc, char **argv) {
 
 failed:
         notify_failed(code);
-        daemon_failed(code);
         if (set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD) {
                 /* Queued clients would start us again at once, and again: close them instead. */
                 size_t n = listener_set_drain(&set);
@@ -201,5 +200,7 @@ failed:
         }
         listener_set_free(&set);
         daemon_finish();
+        /* Last: the starter (--daemon) returns once nothing of ours is left behind. */
+        daemon_failed(code);
         return code;
 }
