@@ -64,6 +64,17 @@ size_t listener_set_drain(struct listener_set *set) {
         return n;
 }
 
+void listener_set_unlink(struct listener_set *set) {
+        for (size_t i = 0; i < set->n; i++) {
+                struct listener *l = &set->v[i];
+                if (l->unlink_path) {
+                        (void)unlink(l->unlink_path);
+                        free(l->unlink_path);
+                        l->unlink_path = NULL;
+                }
+        }
+}
+
 void listener_set_free(struct listener_set *set) {
         for (size_t i = 0; i < set->n; i++) {
                 struct listener *l = &set->v[i];

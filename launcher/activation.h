@@ -52,6 +52,10 @@ int listener_set_add(struct listener_set *set, int fd, const char *name, const s
  * queued on the listening sockets, so the socket does not start the service again at once and
  * again (a restart loop). Returns how many were closed. */
 size_t listener_set_drain(struct listener_set *set);
+/* At the start of a stop: removes the socket and FIFO files we created, so no new client finds
+ * them while the queued ones are served (and the exit no longer removes them, in case another
+ * instance has bound the path meanwhile). */
+void listener_set_unlink(struct listener_set *set);
 /* Closes the fds, removes self-bound socket files, frees everything. */
 void listener_set_free(struct listener_set *set);
 const char *origin_name(enum origin origin);

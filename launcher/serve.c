@@ -47,6 +47,9 @@ struct server {
         int leader_wake[2];    /* a byte here wakes the leader from poll() */
         int sup_wake[2];       /* a byte here wakes the supervisor: a worker ended, a stop */
         bool have_leader;
+        /* Stopping with sockets we bound ourselves: nobody else keeps their queue for a next
+         * instance, so the connections already queued are accepted and served first. */
+        bool draining;
         unsigned nthreads, busy;
         uint64_t handled;
         struct activity *activity; /* for idle exit; shared between processes under --workers */
@@ -79,6 +82,10 @@ static void drain(int fd) {
 
 static void request_stop_locked(struct server *s, int code) {
         if (!atomic_load(&s->stopping)) {
+                if (s->set->origin == ORIGIN_LISTEN) {
+                        listener_set_unlink(s->set); /* no new clients; the queued ones are served */
+                        s->draining = true;
+                }
                 atomic_store(&s->stopping, true);
                 s->exit_code = code;
                 pthread_cond_broadcast(&s->follow);
@@ -190,9 +197,45 @@ static bool peer_allowed(struct server *s, int fd, const struct listener *l) {
 }
 
 /* The leader's loop: returns an accepted fd and its listener, or -1 when serving stops. */
+/* Stopping, with sockets of our own: the next connection still queued on one, or -1 when none is
+ * left (then the drain is over for every thread). */
+static int drain_queue(struct server *s, const struct listener **ret_l) {
+        for (size_t i = 1; i < s->npfds; i++) {
+                int fd;
+
+                if (s->set->v[i - 1].info.role != SOCK_ROLE_LISTENING)
+                        continue;
+                while ((fd = accept_one(s, i)) >= 0) {
+                        if (!peer_allowed(s, fd, &s->set->v[i - 1])) {
+                                close(fd);
+                                continue;
+                        }
+                        *ret_l = &s->set->v[i - 1];
+                        return fd;
+                }
+        }
+        pthread_mutex_lock(&s->lock);
+        s->draining = false;
+        pthread_cond_broadcast(&s->follow);
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+}
+
+static bool draining(struct server *s) {
+        bool d;
+
+        pthread_mutex_lock(&s->lock);
+        d = s->draining;
+        pthread_mutex_unlock(&s->lock);
+        return d;
+}
+
 static int lead(struct server *s, const struct listener **ret_l) {
-        while (!atomic_load(&s->stopping)) {
+        for (;;) {
                 int n;
+
+                if (atomic_load(&s->stopping))
+                        return draining(s) ? drain_queue(s, ret_l) : -1;
 
                 if (s->has_readable)
                         set_events(s);
@@ -341,9 +384,10 @@ static void *worker(void *arg) {
                 const struct listener *l = NULL;
                 int fd;
 
-                while (s->have_leader && !atomic_load(&s->stopping))
+                /* While stopping, a thread goes on only to drain our own sockets' queue. */
+                while (s->have_leader && !(atomic_load(&s->stopping) && !s->draining))
                         pthread_cond_wait(&s->follow, &s->lock);
-                if (atomic_load(&s->stopping))
+                if (atomic_load(&s->stopping) && !s->draining)
                         break;
                 s->have_leader = true;
                 pthread_mutex_unlock(&s->lock);

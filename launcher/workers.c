@@ -146,6 +146,8 @@ static void on_signal(struct master *m, int sig) {
         if (sig == SIGTERM || sig == SIGINT) {
                 if (!m->stopping)
                         notify_send("STOPPING=1");
+                /* Before the workers drain their queue, so it stops growing. */
+                listener_set_unlink(m->set);
                 stop_all(m, SIGTERM);
         } else if (sig == SIGHUP) {
                 for (unsigned i = 0; i < m->n; i++)
