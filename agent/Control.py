@@ -16,6 +16,7 @@ MAX_COMMAND = 4096
 
 LOG_FILE = sys.argv[1] if len(sys.argv) > 1 else None
 _pending = b""  # a command whose end has not been written yet (pylaunchd calls handle serially)
+_dropping = False  # inside an overlong command: skip up to its newline
 
 
 def run(command: str) -> None:
@@ -26,18 +27,28 @@ def run(command: str) -> None:
             f.write(command + "\n")
 
 
+def dropped() -> None:
+    print(f"control: dropped a command longer than {MAX_COMMAND} bytes", file=sys.stderr, flush=True)
+
+
 def handle(pipe) -> None:
     """Called when the FIFO is readable: read what was written, run each complete line."""
-    global _pending
+    global _pending, _dropping
     data = pipe.read()  # non-blocking: None when nothing is left
     if not data:
         return
-    _pending += data
-    *lines, _pending = _pending.split(b"\n")
-    if len(_pending) > MAX_COMMAND:
-        print(f"control: dropped a command longer than {MAX_COMMAND} bytes", file=sys.stderr)
-        _pending = b""
+    *lines, rest = (_pending + data).split(b"\n")
     for line in lines:
-        command = line.decode("utf-8", "replace").strip()
-        if command:
-            run(command)
+        if _dropping:  # the end of an overlong command: dropped with the rest of it
+            _dropping = False
+        elif len(line) > MAX_COMMAND:
+            dropped()
+        else:
+            command = line.decode("utf-8", "replace").strip()
+            if command:
+                run(command)
+    _pending = b"" if _dropping else rest
+    if len(_pending) > MAX_COMMAND:
+        # Its end has not come yet: drop what is here, and whatever comes up to its newline.
+        dropped()
+        _pending, _dropping = b"", True

@@ -87,10 +87,18 @@ static int status_failed(PyStatus status, const char *what) {
  * Python minor version we embed (one made by another version would lose its site-packages
  * silently). Returns EXIT_OK or EXIT_USAGE after saying what to do. */
 static int venv_python(const char *dir, char *ret, size_t size) {
-        char cfg_path[PATH_MAX], text[4096];
+        char cfg_path[PATH_MAX + 16], resolved[PATH_MAX], text[4096];
         int major, minor, fd;
         ssize_t n;
 
+        /* Absolute: sys.executable must still name the venv's python after the agent chdirs. */
+        if (!realpath(dir, resolved)) {
+                log_errno(LOG_LEVEL_ERR, errno,
+                          "--venv %s is not a virtualenv (no pyvenv.cfg there); create one with '%s -m venv %s'",
+                          dir, PYLAUNCHD_PYTHON, dir);
+                return EXIT_USAGE;
+        }
+        dir = resolved;
         snprintf(cfg_path, sizeof cfg_path, "%s/pyvenv.cfg", dir);
         fd = open(cfg_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {

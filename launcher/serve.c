@@ -660,7 +660,10 @@ static int serve_handle(struct listener_set *set, struct agent *agent, const str
                 code = s->exit_code;
         }
         PyEval_RestoreThread(main_ts);
-        notify_send("STOPPING=1\nSTATUS=Stopped after %llu connection(s)", (unsigned long long)s->handled);
+        if (module_agent_owns_status())
+                notify_send("STOPPING=1");
+        else
+                notify_send("STOPPING=1\nSTATUS=Stopped after %llu connection(s)", (unsigned long long)s->handled);
         if (cfg->verbose)
                 log_info("stopped after %llu connection(s)", (unsigned long long)s->handled);
         if (!*ret_abandoned) {
