@@ -8,6 +8,7 @@
 
 #include "activation.h"
 #include "activity.h"
+#include "crashguard.h"
 #include "daemon.h"
 #include "exitcode.h"
 #include "interp.h"
@@ -32,7 +33,7 @@ static void ensure_std_fds(void) {
 }
 
 /* What systemctl status shows for a failed start: STATUS= text and an ERRNO= it can name. */
-static void notify_failed(int code) {
+static void notify_failed(int code, const char *why) {
         static const struct {
                 int code, err;
                 const char *what;
@@ -48,8 +49,8 @@ static void notify_failed(int code) {
 
         for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
                 if (table[i].code == code) {
-                        notify_send("STATUS=Failed: %s (exit %d), see the log\nERRNO=%d", table[i].what, code,
-                                    table[i].err);
+                        notify_send("STATUS=Failed: %s (exit %d), see the log\nERRNO=%d", why ? why : table[i].what,
+                                    code, table[i].err);
                         return;
                 }
 }
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
         struct listener_set set = {};
         struct agent agent;
         struct activity *activity = NULL;
+        const char *failed_why = NULL;
         bool abandoned = false, managed;
         char what[512];
         int r, code;
@@ -141,6 +143,13 @@ int main(int argc, char **argv) {
                         goto failed;
                 }
         }
+        /* An agent that crashes while importing leaves the connection queued, and the socket
+         * starts us again at once: count the starts, and give up after a few (crashguard.c). */
+        if (managed && crashguard_begin(&set) < 0) {
+                code = EXIT_AGENT_FAILED;
+                failed_why = "the agent kept crashing while imported; the waiting connections were closed";
+                goto failed;
+        }
         module_set_origin(set.origin);
         module_set_listeners(&set);
         module_set_idle_timeout(managed ? opts.idle_timeout_usec : 0);
@@ -157,9 +166,11 @@ int main(int argc, char **argv) {
                 return code;
         }
         if (code != EXIT_OK) {
+                crashguard_clear(); /* a failure we saw, not a crash: the drain below stops the loop */
                 interp_finish(&agent);
                 goto failed;
         }
+        crashguard_clear();
         describe(&set, &agent, what, sizeof what);
         workers_ready();
         daemon_ready();
@@ -191,7 +202,7 @@ int main(int argc, char **argv) {
         return code;
 
 failed:
-        notify_failed(code);
+        notify_failed(code, failed_why);
         if (set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD) {
                 /* Queued clients would start us again at once, and again: close them instead. */
                 size_t n = listener_set_drain(&set);
