@@ -406,8 +406,11 @@ def systemd_install(a: argparse.Namespace, plan: Plan) -> None:
 
 
 def files_listen(files: dict, name: str) -> str:
+    """Where the socket listens, as a person would type it (%t is the runtime directory)."""
     m = re.search(r"^ListenStream=(.*)$", files[f"{name}.socket"], re.M)
-    return m.group(1) if m else "?"
+    if not m:
+        return "?"
+    return m.group(1).replace("%t", os.environ.get("XDG_RUNTIME_DIR", "%t")).replace("%%", "%")
 
 
 def systemd_uninstall(a: argparse.Namespace, plan: Plan) -> int:
