@@ -26,6 +26,15 @@ struct activity *activity_new(bool shared) {
         return a;
 }
 
+void activity_free(struct activity *a, bool shared) {
+        if (!a)
+                return;
+        if (shared)
+                munmap(a, sizeof *a);
+        else
+                free(a);
+}
+
 static void touch(struct activity *a) {
         uint64_t now = activity_now(), seen = atomic_load(&a->last_active);
 

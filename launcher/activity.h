@@ -12,6 +12,8 @@ struct activity {
 
 /* shared: in memory that forked children share (MAP_SHARED); otherwise private. NULL on ENOMEM. */
 struct activity *activity_new(bool shared);
+/* Frees what activity_new() made, either kind. */
+void activity_free(struct activity *a, bool shared);
 uint64_t activity_now(void);
 void activity_enter(struct activity *a);
 void activity_leave(struct activity *a);

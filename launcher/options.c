@@ -47,6 +47,13 @@ static const struct option long_options[] = {
         {},
 };
 
+static bool known_long_option(const char *name, size_t len) {
+        for (const struct option *o = long_options; o->name; o++)
+                if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+                        return true;
+        return false;
+}
+
 void options_usage(FILE *f, const char *program) {
         fprintf(f,
                 "Usage: %1$s [OPTIONS] AGENT.py [AGENT ARGS...]\n"
@@ -272,9 +279,22 @@ int options_parse(int argc, char **argv, struct options *ret) {
                 case ':':
                         return bad(program, "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        /* A bad short option may sit inside a group (-Zv): name the letter. */
-                        if (optopt)
+                        /* A long option (--verbose=1: a value it does not take, or unknown) is
+                         * named as written; a bad short option may sit inside a group (-Zv), so
+                         * name its letter. */
+                        if (optind > 0 && strncmp(argv[optind - 1], "--", 2) == 0) {
+                                const char *arg = argv[optind - 1], *eq = strchr(arg, '=');
+                                if (eq && known_long_option(arg + 2, (size_t)(eq - arg - 2)))
+                                        return bad(program, "option '%s': %.*s takes no value", arg,
+                                                   (int)(eq - arg), arg);
+                                return bad(program, "unknown option '%s'", arg);
+                        }
+                        if (optopt > 0x20 && optopt < 0x7f)
                                 return bad(program, "unknown option '-%c'", optopt);
+                        /* Not a printable letter: name the whole group that holds it. */
+                        for (int i = 1; i <= optind && i < argc; i++)
+                                if (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i] + 1, (char)optopt))
+                                        return bad(program, "unknown option '%s'", argv[i]);
                         return bad(program, "unknown option '%s'", argv[optind - 1]);
                 }
         }

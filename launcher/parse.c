@@ -170,6 +170,8 @@ static int parse_major_minor(const char *p, int *ret_major, int *ret_minor) {
         for (int part = 0; part < 2; part++) {
                 for (n = 0; isdigit((unsigned char)p[n]) && n < sizeof num - 1; n++)
                         num[n] = p[n];
+                if (isdigit((unsigned char)p[n]))
+                        return -EINVAL; /* more digits than any version has: not cut short */
                 num[n] = '\0';
                 if (parse_int_range(num, 0, 999, part ? &minor : &major) < 0)
                         return -EINVAL;

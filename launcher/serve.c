@@ -1,11 +1,15 @@
 /* serve.c: the accept loop and dispatch to handle(conn).
  *
- * Leader/followers: worker threads take turns as the one leader that polls the listeners and
- * accepts; once it has a connection it hands leadership to an idle thread and calls handle()
- * itself, so a connection is never passed between threads. A thread is started only when every
- * thread is busy, up to --max-connections; when all are busy nobody accepts, and new connections
- * wait in the kernel's listen queue. Python runs in whichever thread holds the GIL; a handler
- * blocked in recv() releases it, so a silent client stalls only its own thread.
+ * Leader/followers, with the leader handling inline: worker threads take turns as the one leader
+ * that polls the listeners and accepts, and the leader calls handle() itself, so a connection is
+ * never passed between threads, and a stream of short requests runs on one thread with no
+ * handoff at all (handing the leadership on at every accept cost a context switch each and, with
+ * threads waiting for the GIL counted as busy, grew the pool to --max-connections and a GIL
+ * convoy: 25 context switches per request, measured). When a handler has run for PROMOTE_USEC,
+ * the supervisor (the main thread) hands the leadership on: to an idle thread, or a new one up to
+ * --max-connections; with every thread busy, nobody accepts and new connections wait in the
+ * kernel's queue. A handler blocked in recv() releases the GIL, so a slow or silent client stalls
+ * only its own thread.
  *
  * Signals (handle mode): the C side owns SIGTERM, SIGINT and SIGHUP; they arrive as bytes on the
  * self-pipe, which the main thread (the supervisor) polls, so a signal is seen even while every
@@ -33,6 +37,8 @@
 #include "signals.h"
 
 #define ACCEPT_BACKOFF_MS 100
+/* A handler running longer than this no longer keeps others from being accepted. */
+#define PROMOTE_USEC 2000ULL
 
 struct server {
         struct listener_set *set;
@@ -47,12 +53,17 @@ struct server {
         int leader_wake[2];    /* a byte here wakes the leader from poll() */
         int sup_wake[2];       /* a byte here wakes the supervisor: a worker ended, a stop */
         bool have_leader;
+        uint64_t leader_gen;    /* leaderships handed out: a demoted leader sees a newer one */
+        bool leader_inline;     /* the leader is running a handler itself ... */
+        uint64_t inline_since;  /* ... since then */
+        bool sup_sleeping;      /* the supervisor sleeps past PROMOTE_USEC: wake it for that */
         /* Stopping with sockets we bound ourselves: nobody else keeps their queue for a next
          * instance, so the connections already queued are accepted and served first. */
         bool draining;
         unsigned nthreads, busy;
         uint64_t handled;
         struct activity *activity; /* for idle exit; shared between processes under --workers */
+        bool own_activity;         /* made here (not the workers' shared one): freed here */
         atomic_bool stopping;
         int exit_code;
 
@@ -382,6 +393,7 @@ static void *worker(void *arg) {
         pthread_mutex_lock(&s->lock);
         for (;;) {
                 const struct listener *l = NULL;
+                uint64_t gen;
                 int fd;
 
                 /* While stopping, a thread goes on only to drain our own sockets' queue. */
@@ -390,31 +402,39 @@ static void *worker(void *arg) {
                 if (atomic_load(&s->stopping) && !s->draining)
                         break;
                 s->have_leader = true;
-                pthread_mutex_unlock(&s->lock);
+                gen = ++s->leader_gen;
+                /* Lead, handle inline, lead again: until stopped, or demoted while handling. */
+                for (;;) {
+                        pthread_mutex_unlock(&s->lock);
+                        fd = lead(s, &l);
+                        pthread_mutex_lock(&s->lock);
+                        if (fd < 0) {
+                                s->have_leader = false;
+                                pthread_cond_broadcast(&s->follow);
+                                break;
+                        }
+                        s->busy++;
+                        activity_enter(s->activity);
+                        s->leader_inline = true;
+                        s->inline_since = now_usec();
+                        if (s->sup_sleeping) {
+                                s->sup_sleeping = false;
+                                wake(s->sup_wake[1]);
+                        }
+                        pthread_mutex_unlock(&s->lock);
 
-                fd = lead(s, &l);
+                        if (s->cfg->verbose)
+                                log_info("connection on '%s'", l->name);
+                        handle_one(s, ts, fd, l);
 
-                pthread_mutex_lock(&s->lock);
-                s->have_leader = false;
-                if (fd < 0) {
-                        pthread_cond_broadcast(&s->follow);
-                        continue;
+                        pthread_mutex_lock(&s->lock);
+                        s->busy--;
+                        s->handled++;
+                        activity_leave(s->activity);
+                        if (s->leader_gen != gen)
+                                break; /* demoted while handling: another thread leads now */
+                        s->leader_inline = false;
                 }
-                s->busy++;
-                activity_enter(s->activity);
-                if (s->busy == s->nthreads && s->nthreads < s->cfg->max_connections)
-                        spawn_locked(s);
-                pthread_cond_signal(&s->follow);
-                pthread_mutex_unlock(&s->lock);
-
-                if (s->cfg->verbose)
-                        log_info("connection on '%s'", l->name);
-                handle_one(s, ts, fd, l);
-
-                pthread_mutex_lock(&s->lock);
-                s->busy--;
-                s->handled++;
-                activity_leave(s->activity);
         }
         pthread_mutex_unlock(&s->lock);
 
@@ -479,6 +499,18 @@ static void do_watchdog(struct server *s) {
 
 #define STATUS_TICK_USEC 1000000ULL
 
+/* With s->lock held: the leader has been in a handler for PROMOTE_USEC; someone else accepts
+ * meanwhile. With every thread busy and --max-connections reached, nobody does until one returns. */
+static void promote(struct server *s) {
+        s->have_leader = false;
+        s->leader_inline = false;
+        s->leader_gen++; /* the busy leader sees it is one no more */
+        if (s->nthreads > s->busy)
+                pthread_cond_signal(&s->follow);
+        else if (s->nthreads < s->cfg->max_connections)
+                spawn_locked(s);
+}
+
 /* The main thread while workers serve: idle exit, watchdog, STATUS, reload, and the stop grace
  * period. Returns true when handlers had to be abandoned after the grace period. */
 static bool supervise(struct server *s, PyThreadState *ts) {
@@ -514,6 +546,14 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         }
                         wake = min_u64(wake, idle_at);
                 }
+                /* Also while a stop drains our own sockets' queue: every thread helps. */
+                if (s->have_leader && s->leader_inline && (!atomic_load(&s->stopping) || s->draining)) {
+                        uint64_t due = s->inline_since + PROMOTE_USEC;
+                        if (now >= due)
+                                promote(s);
+                        else
+                                wake = min_u64(wake, due);
+                }
                 if (s->cfg->watchdog_usec) {
                         if (now >= last_ping + s->cfg->watchdog_usec / 2) {
                                 with_gil(s, ts, do_watchdog);
@@ -529,6 +569,7 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
                                     (unsigned long long)shown_handled, shown_busy);
                 }
+                s->sup_sleeping = wake > now + PROMOTE_USEC;
                 wait_until(s, ts, wake);
         }
         pthread_mutex_unlock(&s->lock);
@@ -582,7 +623,8 @@ static int make_pipe(int p[2]) {
 static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
                        const struct serve_config *cfg) {
         *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get(),
-                              .uid = geteuid(), .activity = cfg->activity ? cfg->activity : activity_new(false) };
+                              .uid = geteuid(), .activity = cfg->activity ? cfg->activity : activity_new(false),
+                              .own_activity = !cfg->activity };
         if (!s->activity)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
@@ -615,6 +657,8 @@ static int server_init(struct server *s, struct listener_set *set, struct agent 
 }
 
 static void server_free(struct server *s) {
+        if (s->own_activity)
+                activity_free(s->activity, false);
         Py_XDECREF(s->str_close);
         Py_XDECREF(s->str_detach);
         free(s->pfds);
