@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "config.h"
 #include "log.h"
@@ -71,6 +72,31 @@ static PyObject *c_peer(PyObject *self, PyObject *arg) {
         return Py_BuildValue("(lll)", (long)pc.pid, (long)pc.uid, (long)pc.gid);
 }
 
+/* _pylaunchd.set_idle_timeout(fd, seconds): SO_RCVTIMEO and SO_SNDTIMEO. */
+static PyObject *c_set_idle_timeout(PyObject *self, PyObject *args) {
+        PyObject *conn;
+        double seconds;
+        struct timeval tv;
+        int fd;
+
+        (void)self;
+        if (!PyArg_ParseTuple(args, "Od:set_idle_timeout", &conn, &seconds))
+                return NULL;
+        fd = PyObject_AsFileDescriptor(conn);
+        if (fd < 0)
+                return NULL;
+        if (!(seconds >= 0) || seconds > 1e9) {
+                PyErr_SetString(PyExc_ValueError, "seconds must be from 0 (no limit) to 1e9");
+                return NULL;
+        }
+        tv.tv_sec = (time_t)seconds;
+        tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+                return PyErr_SetFromErrno(PyExc_OSError);
+        Py_RETURN_NONE;
+}
+
 static const char *kind_name(int type) {
         switch (type) {
         case SOCK_STREAM:
@@ -126,6 +152,7 @@ static PyMethodDef c_methods[] = {
         { "notify", c_notify, METH_O, "notify(state) -> bool: send sd_notify fields" },
         { "peer", c_peer, METH_O, "peer(fd) -> (pid, uid, gid) of a unix socket's peer" },
         { "listeners", c_listeners, METH_NOARGS, "listeners() -> [(name, fd, family, kind, role)]" },
+        { "set_idle_timeout", c_set_idle_timeout, METH_VARARGS, "set_idle_timeout(fd, seconds): SO_RCVTIMEO, SO_SNDTIMEO" },
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
         { NULL, NULL, 0, NULL },
 };

@@ -13,7 +13,7 @@ import _pylaunchd
 
 __all__ = [
     "Connection", "JournalHandler", "ListenerInfo", "Pipe", "idle_timeout", "listeners",
-    "notify", "peer", "started_by", "status", "version",
+    "notify", "peer", "set_idle_timeout", "started_by", "status", "version",
 ]
 
 version: str = _pylaunchd.version
@@ -36,6 +36,14 @@ def status(text: str) -> bool:
     """Set the STATUS= that ``systemctl status`` shows. From then on the launcher no longer
     writes its own (connections handled); returns as notify()."""
     return _pylaunchd.notify("STATUS=" + text)
+
+
+def set_idle_timeout(conn, seconds: float) -> None:
+    """Let conn wait at most `seconds` in any one recv or send; past that, the call raises
+    BlockingIOError (EAGAIN). 0 means no limit. Unlike conn.settimeout(), which makes every call a
+    poll() and then the call (two trips through the GIL), this is the kernel's SO_RCVTIMEO and
+    SO_SNDTIMEO: a blocking socket, and nothing added to each call."""
+    _pylaunchd.set_idle_timeout(conn, seconds)
 
 
 def peer(conn) -> tuple:

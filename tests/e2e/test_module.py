@@ -613,5 +613,35 @@ class Journal(harness.E2ETestCase):
         self.assertEqual([line for line in lines if line.startswith("<")], [], "no priority prefixes")
 
 
+#: Sets a 0.3 s idle limit with pylaunchd.set_idle_timeout; says "timed out" when it struck.
+IDLE_LIMIT_AGENT = """
+import pylaunchd
+
+def handle(conn):
+    pylaunchd.set_idle_timeout(conn, 0.3)
+    try:
+        conn.sendall(b"hello\\n" + conn.recv(100))
+    except BlockingIOError:
+        conn.sendall(b"timed out\\n")
+"""
+
+
+class IdleLimit(harness.E2ETestCase):
+    def test_set_idle_timeout_ends_a_silent_client(self):
+        addr = self.unix_address()
+        self.serve_listen(self.write_agent("idle_limit_agent.py", IDLE_LIMIT_AGENT), listen=[addr])
+        silent = self.client(addr)
+        silent.settimeout(harness.DEADLINE)
+        self.assertEqual(silent.read_all(), b"timed out\n", "a client silent past the limit is told so and closed")
+        self.assertEqual(harness.converse(addr, b"quick\n"), b"hello\nquick\n", "a client in time is answered")
+
+    def test_set_idle_timeout_rejects_a_negative_limit(self):
+        addr = self.unix_address()
+        agent = self.write_agent("bad_limit_agent.py", IDLE_LIMIT_AGENT.replace("0.3", "-1"))
+        server = self.serve_listen(agent, listen=[addr])
+        self.assertEqual(harness.converse(addr, b""), b"", "the handler raised: the connection is closed")
+        self.assertInStderr("ValueError", server.wait_for_stderr("ValueError"), "the bad limit is named")
+
+
 if __name__ == "__main__":
     harness.main()
