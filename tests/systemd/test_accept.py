@@ -13,10 +13,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import usermgr
+from usermgr import end_process, stage_text
 
 NAME = "pylaunchd-test-accept"
 SOCKET = f"{NAME}.socket"
@@ -155,22 +155,6 @@ class Accept(unittest.TestCase):
         self.assertEqual((p["ActiveState"], p["SubState"]), ("active", "listening"))
         self.assertEqual(p["NAccepted"], str(CLIENTS))
         self.assertEqual(p["NConnections"], "0")
-
-
-def end_process(proc: subprocess.Popen) -> None:
-    """Kill proc if it still runs, reap it and close its pipes."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,11 @@ Needs the fixture of usermgr.py (ctest -R systemd runs it).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 import usermgr
+from usermgr import end_process, stage_text
 
 NAME = "pylaunchd-test-broken"
 ABORT = "pylaunchd-test-abort"
@@ -207,22 +206,6 @@ StandardError=append:{self.output_log(name)}
         # Fixed: the next connection is answered, with no reset-failed.
         stage_text(self.mgr, f"{name.replace('-', '_')}.py", FIXED)
         self.assertEqual(self.connect(name, "fixed"), "DATA FIXED")
-
-
-def end_process(proc: subprocess.Popen) -> None:
-    """Kill proc if it still runs, reap it and close its pipes."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

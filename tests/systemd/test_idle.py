@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import unittest
 
 import usermgr
+from usermgr import stage_text
 
 NAME = "pylaunchd-test-idle"
 SOCKET, SERVICE = f"{NAME}.socket", f"{NAME}.service"
@@ -272,15 +271,6 @@ class IdleExit(unittest.TestCase):
         self.assertEqual(seen["service_result"], {"success"}, "an instance did not exit cleanly")
         self.assertEqual((end["ActiveState"], end["SubState"], end["Result"]), ("active", "listening", "success"))
         self.assertEqual((svc["Result"], svc["NRestarts"]), ("success", "0"))
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

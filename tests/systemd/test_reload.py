@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import unittest
 
 import usermgr
+from usermgr import stage_text
 
 NAME = "pylaunchd-test-reload"
 SOCKET, SERVICE = f"{NAME}.socket", f"{NAME}.service"
@@ -132,15 +132,6 @@ class Reload(unittest.TestCase):
         self.assertEqual(self.ask("Hello"), "three: Uryyb")
         self.assert_serving(pid)
         self.assertEqual(self.mgr.show(SERVICE, "NRestarts")["NRestarts"], "0")
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

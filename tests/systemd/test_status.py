@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
 import usermgr
+from usermgr import end_process, stage_text
 
 NAME = "pylaunchd-test-status"
 SOCKET, SERVICE = f"{NAME}.socket", f"{NAME}.service"
@@ -182,22 +182,6 @@ class Status(unittest.TestCase):
                               DEADLINE, "the watchdog to end the wedged service")
         print(f"\nwedged handler: service {p['ActiveState']}, Result={p['Result']}")
         self.assertIn(wedged.communicate(timeout=DEADLINE + 10)[0].strip(), ("EOF", "RESET"))
-
-
-def end_process(proc: subprocess.Popen) -> None:
-    """Kill proc if it still runs, reap it and close its pipes."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

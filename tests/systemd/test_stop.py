@@ -20,10 +20,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import usermgr
+from usermgr import end_process, stage_text
 
 NAME = "pylaunchd-test-stop"
 SOCKET, SERVICE = f"{NAME}.socket", f"{NAME}.service"
@@ -235,22 +235,6 @@ StandardError=append:{self.output_log}
                 self.assertEqual(exits, ["success exited 0"])
                 driver.communicate(timeout=30)
                 self.cleanup()
-
-
-def end_process(proc: subprocess.Popen) -> None:
-    """Kill proc if it still runs, reap it and close its pipes."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.communicate()
-
-
-def stage_text(mgr: usermgr.Manager, name: str, text: str) -> str:
-    """Write text where the test user can read it, as `name`; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return mgr.stage(path)
 
 
 if __name__ == "__main__":

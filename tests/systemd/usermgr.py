@@ -468,6 +468,24 @@ def exit_if_unavailable(path: str | os.PathLike[str] | None = None) -> None:
 
 # --- start ----------------------------------------------------------------------------------
 
+
+def stage_text(mgr: "Manager", name: str, text: str) -> str:
+    """Write text where the test user can read it, as `name`; return its path."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return mgr.stage(path)
+
+
+def end_process(proc: subprocess.Popen) -> None:
+    """Kill proc if it still runs, reap it and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
 def _run(argv: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
