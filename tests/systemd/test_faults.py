@@ -136,7 +136,9 @@ ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STA
         self.assertEqual(served, CLIENTS - len(in_flight), "every queued connection is served by the next instance")
         self.assertEqual(self.exits()[0], "signal killed KILL", "the killed instance")
         s = self.mgr.show(SOCKET, "ActiveState", "SubState")
-        self.assertEqual((s["ActiveState"], s["SubState"]), ("active", "listening"))
+        # "running" while the next instance it started runs, "listening" once that one is gone.
+        self.assertEqual(s["ActiveState"], "active", "the socket did not fail")
+        self.assertIn(s["SubState"], ("listening", "running"))
 
     def test_abort_in_a_handler_restarts_on_the_next_connection_without_a_loop(self) -> None:
         self.install(self.crasher)
@@ -159,7 +161,9 @@ ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STA
         svc = self.mgr.show(SERVICE, "ActiveState", "NRestarts")
         self.assertEqual((svc["ActiveState"], svc["NRestarts"]), ("active", "0"))
         s = self.mgr.show(SOCKET, "ActiveState", "SubState")
-        self.assertEqual((s["ActiveState"], s["SubState"]), ("active", "listening"))
+        # "running" while the next instance it started runs, "listening" once that one is gone.
+        self.assertEqual(s["ActiveState"], "active", "the socket did not fail")
+        self.assertIn(s["SubState"], ("listening", "running"))
 
 
 if __name__ == "__main__":
