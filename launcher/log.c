@@ -26,10 +26,6 @@ void log_init(const char *program) {
                       (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
 }
 
-void log_set_max_level(enum log_level level) {
-        log_max = level;
-}
-
 int log_is_journal(void) {
         return log_journal;
 }

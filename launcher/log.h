@@ -9,7 +9,6 @@ enum log_level { LOG_LEVEL_ERR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6, L
 /* Decide once whether stderr is the journal (JOURNAL_STREAM matches fd 2): then each line gets
  * a "<N>" prefix so journald keeps its priority. */
 void log_init(const char *program);
-void log_set_max_level(enum log_level level);
 int log_is_journal(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) PL_PRINTF(2, 3);

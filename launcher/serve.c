@@ -717,7 +717,8 @@ static int serve_handle(struct listener_set *set, struct agent *agent, const str
         return code;
 }
 
-int serve_agent_loop(struct listener_set *set, struct agent *agent) {
+/* serve(listeners) mode: the agent runs its own loop; Python owns SIGTERM and SIGINT. */
+static int serve_agent_loop(struct listener_set *set, struct agent *agent) {
         PyObject *specs, *listeners = NULL, *r = NULL;
         int status;
 

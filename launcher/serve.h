@@ -27,5 +27,3 @@ struct serve_config {
  * not be finalized. */
 int serve_run(struct listener_set *set, struct agent *agent, const struct serve_config *cfg,
               bool *ret_abandoned);
-/* serve(listeners) mode alone. */
-int serve_agent_loop(struct listener_set *set, struct agent *agent);

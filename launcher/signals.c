@@ -80,13 +80,3 @@ int signals_watch(int signo) {
         sa.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
         return sigaction(signo, &sa, NULL) < 0 ? -errno : 0;
 }
-
-void signals_release(void) {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof sa);
-        sigemptyset(&sa.sa_mask);
-        sa.sa_handler = SIG_DFL;
-        (void)sigaction(SIGTERM, &sa, NULL);
-        (void)sigaction(SIGINT, &sa, NULL);
-}

@@ -10,5 +10,3 @@ int signals_fd(void);
 int signals_next(void);
 /* Also deliver signo through the pipe (the --workers master watches SIGCHLD). */
 int signals_watch(int signo);
-/* Gives SIGTERM and SIGINT back to the default disposition (for serve() mode). */
-void signals_release(void);
