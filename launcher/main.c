@@ -69,6 +69,27 @@ static void describe(const struct listener_set *set, const struct agent *agent, 
                  set->n > 1 ? " and others" : "");
 }
 
+/* The self-pipe for signals, in this process (a daemon or a worker is a new one). */
+static int start_signals(void) {
+        int r = signals_init();
+
+        if (r < 0) {
+                log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
+                return EXIT_OS;
+        }
+        return EXIT_OK;
+}
+
+/* Everything of ours released: sockets (and self-bound files), the pidfile; then, last, the
+ * --daemon starter told how it ended, so it returns only once nothing is left behind. */
+static int leave(struct listener_set *set, int code, bool tell_starter) {
+        listener_set_free(set);
+        daemon_finish();
+        if (tell_starter)
+                daemon_failed(code);
+        return code;
+}
+
 int main(int argc, char **argv) {
         struct options opts;
         struct listener_set set = {};
@@ -99,12 +120,9 @@ int main(int argc, char **argv) {
         code = activation_checkin(&opts, &activation_ops_real, &set);
         if (code != EXIT_OK)
                 goto failed;
-        r = signals_init();
-        if (r < 0) {
-                log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
-                code = EXIT_OS;
+        code = start_signals();
+        if (code != EXIT_OK)
                 goto failed;
-        }
         managed = set.origin == ORIGIN_SYSTEMD || set.origin == ORIGIN_LAUNCHD;
         if (opts.idle_timeout_usec && !managed)
                 log_warning("--idle-timeout ignored: only a socket-activated launcher may exit when idle, "
@@ -116,32 +134,17 @@ int main(int argc, char **argv) {
         code = daemon_start(&opts, &set);
         if (code != EXIT_OK)
                 goto failed;
-        if (opts.daemon) {
-                r = signals_init(); /* the daemon is a new process: a self-pipe of its own */
-                if (r < 0) {
-                        log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
-                        code = EXIT_OS;
-                        goto failed;
-                }
-        }
+        if (opts.daemon && (code = start_signals()) != EXIT_OK)
+                goto failed;
         if (opts.workers > 1 && !has_connected(&set)) {
                 /* Fork here, before Python starts: no interpreter is ever forked. */
                 bool worker;
                 activity = activity_new(true);
                 code = activity ? workers_run(opts.workers, &set, activity, &worker) : EXIT_OS;
-                if (!activity || !worker) {
-                        listener_set_free(&set);
-                        daemon_finish();
-                        if (code != EXIT_OK)
-                                daemon_failed(code);
-                        return code;
-                }
-                r = signals_init();
-                if (r < 0) {
-                        log_errno(LOG_LEVEL_ERR, r, "cannot set up signal handling");
-                        code = EXIT_OS;
+                if (!activity || !worker)
+                        return leave(&set, code, code != EXIT_OK); /* the master, done */
+                if ((code = start_signals()) != EXIT_OK)
                         goto failed;
-                }
         }
         /* An agent that crashes while importing leaves the connection queued, and the socket
          * starts us again at once: count the starts, and give up after a few (crashguard.c). */
@@ -160,10 +163,7 @@ int main(int argc, char **argv) {
         if (agent.exit_requested) {
                 /* Not a failure to report: the agent's own decision, with its own status. */
                 interp_finish(&agent);
-                listener_set_free(&set);
-                daemon_finish();
-                daemon_failed(code); /* last: the starter returns once everything is cleaned up */
-                return code;
+                return leave(&set, code, true);
         }
         if (code != EXIT_OK) {
                 crashguard_clear(); /* a failure we saw, not a crash: the drain below stops the loop */
@@ -192,14 +192,10 @@ int main(int argc, char **argv) {
                 /* Handlers still hold Python thread states: finalizing would wait on or pull the
                  * interpreter from under them. Flush what was printed and leave. */
                 interp_flush();
-                listener_set_free(&set);
-                daemon_finish();
-                _exit(code);
+                _exit(leave(&set, code, false));
         }
         interp_finish(&agent);
-        listener_set_free(&set);
-        daemon_finish();
-        return code;
+        return leave(&set, code, false);
 
 failed:
         notify_failed(code, failed_why);
@@ -209,9 +205,5 @@ failed:
                 if (n)
                         log_warning("closed %zu waiting connection(s): the agent cannot run until fixed", n);
         }
-        listener_set_free(&set);
-        daemon_finish();
-        /* Last: the starter (--daemon) returns once nothing of ours is left behind. */
-        daemon_failed(code);
-        return code;
+        return leave(&set, code, true);
 }
