@@ -100,16 +100,8 @@ class Accept(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, f"{NAME}@*.service", check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, f"{NAME}@*.service", check=False)
-        for unit in (SOCKET, f"{NAME}@.service"):
-            self.mgr.remove_unit(unit)
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, f"{NAME}@*.service"),
+                              remove=(SOCKET, f"{NAME}@.service"))
 
     def instances(self, *states: str) -> list[str]:
         args = ["list-units", "--all", "--plain", "--no-legend", "--full"]

@@ -79,8 +79,7 @@ class BrokenAgent(unittest.TestCase):
         for log in (self.exits_log(name), self.output_log(name)):
             log.unlink(missing_ok=True)
         self.mgr.run_as_user([self.exe, "install", "--name", name, agent])
-        self.mgr.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh",
-                              str(self.dropin(name))], input=f"""\
+        self.mgr.write_as_user(self.dropin(name), f"""\
 [Service]
 ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STATUS}}" >> {self.exits_log(name)}'
 StandardOutput=append:{self.output_log(name)}

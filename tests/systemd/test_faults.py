@@ -73,22 +73,15 @@ class Faults(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, check=False)
-        self.dropin.unlink(missing_ok=True)
-        if self.dropin.parent.is_dir():
-            self.dropin.parent.rmdir()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE), remove=(SOCKET, SERVICE),
+                              dropin=self.dropin)
 
     def install(self, *args: str) -> None:
         for path in (self.handled_log, self.exits_log):
             path.unlink(missing_ok=True)
         self.mgr.run_as_user([self.exe, "install", "--name", NAME, *args])
         # A probe only: how each instance ended (and so how many started).
-        self.mgr.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", str(self.dropin)],
-                             input=f"""\
+        self.mgr.write_as_user(self.dropin, f"""\
 [Service]
 ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STATUS}}" >> {self.exits_log}'
 """)

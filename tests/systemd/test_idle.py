@@ -187,16 +187,7 @@ class IdleExit(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, check=False)
-        for unit in (SOCKET, SERVICE):
-            self.mgr.remove_unit(unit)
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE), remove=(SOCKET, SERVICE))
 
     def test_rapid_idle_cycling_loses_nothing(self) -> None:
         self.mgr.run_as_user([self.exe, "install", "--name", NAME, "--idle-timeout", "0.05", self.agent])

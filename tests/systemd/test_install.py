@@ -45,16 +45,8 @@ class Install(unittest.TestCase):
 
     def cleanup(self) -> None:
         """Whatever a scenario left: uninstall, then stop and remove anything still there."""
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, f"{NAME}@*.service", check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, f"{NAME}@*.service", check=False)
-        for unit in (SOCKET, SERVICE, TEMPLATE):
-            self.mgr.remove_unit(unit)
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)  # RemoveOnStop=no leaves it behind
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE, f"{NAME}@*.service"),
+                              remove=(SOCKET, SERVICE, TEMPLATE))
 
     # Helpers.
 

@@ -61,19 +61,8 @@ class Reload(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, check=False)
-        for unit in (SOCKET, SERVICE):
-            self.mgr.remove_unit(unit)
-        self.dropin.unlink(missing_ok=True)
-        if self.dropin.parent.is_dir():
-            self.dropin.parent.rmdir()
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE), remove=(SOCKET, SERVICE),
+                              dropin=self.dropin)
 
     def write_agent(self, text: str) -> str:
         """Replace the agent file (atomically, as a deploy would)."""
@@ -101,9 +90,8 @@ class Reload(unittest.TestCase):
         self.output_log.unlink(missing_ok=True)
         agent = self.write_agent(AGENT % "one: ")
         self.mgr.run_as_user([self.exe, "install", "--name", NAME, "--idle-timeout", "0", agent])
-        self.mgr.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", str(self.dropin)],
-                             input=f"[Service]\nStandardOutput=append:{self.output_log}\n"
-                                   f"StandardError=append:{self.output_log}\n")
+        self.mgr.write_as_user(self.dropin, f"[Service]\nStandardOutput=append:{self.output_log}\n"
+                                            f"StandardError=append:{self.output_log}\n")
         self.mgr.daemon_reload()
 
         self.assertEqual(self.ask("Hello"), "one: Uryyb")

@@ -84,26 +84,14 @@ class Status(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, check=False)
-        for unit in (SOCKET, SERVICE):
-            self.mgr.remove_unit(unit)
-        self.dropin.unlink(missing_ok=True)
-        if self.dropin.parent.is_dir():
-            self.dropin.parent.rmdir()
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE), remove=(SOCKET, SERVICE),
+                              dropin=self.dropin)
 
     def install(self, import_seconds: float, watchdog: bool = False) -> None:
         self.mgr.run_as_user([self.exe, "install", "--name", NAME, "--idle-timeout", "0", self.agent,
                               str(import_seconds)])
         if watchdog:
-            self.mgr.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh",
-                                  str(self.dropin)], input="[Service]\nWatchdogSec=2\n")
+            self.mgr.write_as_user(self.dropin, "[Service]\nWatchdogSec=2\n")
             self.mgr.daemon_reload()
 
     def client(self, line: str, timeout: float = DEADLINE) -> subprocess.Popen:

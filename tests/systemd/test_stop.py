@@ -125,23 +125,8 @@ class StopUnderLoad(unittest.TestCase):
         self.addCleanup(self.cleanup)
 
     def cleanup(self) -> None:
-        self.mgr.run_as_user([self.exe, "uninstall", "--name", NAME], check=False)
-        self.mgr.systemctl("stop", SOCKET, SERVICE, check=False)
-        self.mgr.systemctl("reset-failed", SOCKET, SERVICE, check=False)
-        for unit in (SOCKET, SERVICE):
-            self.mgr.remove_unit(unit)
-        self.dropin.unlink(missing_ok=True)
-        if self.dropin.parent.is_dir():
-            self.dropin.parent.rmdir()
-        wants = self.mgr.unit_dir / "sockets.target.wants" / SOCKET
-        if wants.is_symlink():
-            wants.unlink()
-        self.mgr.daemon_reload()
-        self.sock_path.unlink(missing_ok=True)
-
-    def write_as_user(self, path: os.PathLike, text: str) -> None:
-        self.mgr.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", str(path)],
-                             input=text)
+        self.mgr.remove_agent(self.exe, NAME, self.sock_path, stop=(SOCKET, SERVICE), remove=(SOCKET, SERVICE),
+                              dropin=self.dropin)
 
     def handled(self) -> list[tuple[str, int, str]]:
         if not self.handled_log.exists():
@@ -155,7 +140,7 @@ class StopUnderLoad(unittest.TestCase):
             path.unlink(missing_ok=True)
         self.mgr.run_as_user([self.exe, "install", "--name", NAME, *options])
         # A probe only: it records how each instance ended, and keeps the service's output.
-        self.write_as_user(self.dropin, f"""\
+        self.mgr.write_as_user(self.dropin, f"""\
 [Service]
 ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STATUS}}" >> {self.exits_log}'
 StandardOutput=append:{self.output_log}

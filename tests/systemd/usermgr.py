@@ -411,6 +411,30 @@ class Manager:
         """Remove unit file `name` if it is there. Call daemon_reload() after."""
         self.unit_path(name).unlink(missing_ok=True)
 
+    def write_as_user(self, path: str | os.PathLike[str], text: str) -> None:
+        """Write text to path as the test user (a unit drop-in, say), making its directory."""
+        self.run_as_user(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", str(path)], input=text)
+
+    def remove_agent(self, exe: str, name: str, sock_path: Path, *, stop: Sequence[str],
+                     remove: Sequence[str], dropin: Path | None = None) -> None:
+        """Whatever a scenario left of the agent it installed as `name`: uninstall it, stop and
+        reset the units in `stop` (globs allowed), delete the unit files in `remove`, a test
+        drop-in, the enable link and the socket file (RemoveOnStop=no leaves it behind)."""
+        self.run_as_user([exe, "uninstall", "--name", name], check=False)
+        self.systemctl("stop", *stop, check=False)
+        self.systemctl("reset-failed", *stop, check=False)
+        for unit in remove:
+            self.remove_unit(unit)
+        if dropin is not None:
+            dropin.unlink(missing_ok=True)
+            if dropin.parent.is_dir():
+                dropin.parent.rmdir()
+        wants = self.unit_dir / "sockets.target.wants" / f"{name}.socket"
+        if wants.is_symlink():
+            wants.unlink()
+        self.daemon_reload()
+        sock_path.unlink(missing_ok=True)
+
     def stage(self, path: str | os.PathLike[str], name: str | None = None) -> str:
         """Copy a file (or a directory tree) where the test user can read it; return the copy's path.
 
