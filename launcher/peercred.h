@@ -10,3 +10,5 @@ struct peercred {
 
 /* -EAFNOSUPPORT for a socket that is not AF_UNIX, or another -errno. */
 int peercred_get(int fd, struct peercred *ret);
+/* The same for an fd the caller knows is an AF_UNIX socket (the accept path): one syscall less. */
+int peercred_get_unix(int fd, struct peercred *ret);

@@ -187,7 +187,7 @@ static bool peer_allowed(struct server *s, int fd, const struct listener *l) {
 
         if (l->info.family != AF_UNIX)
                 return true;
-        r = peercred_get(fd, &pc);
+        r = peercred_get_unix(fd, &pc);
         if (r < 0) {
                 log_errno(LOG_LEVEL_WARNING, r, "cannot read the credentials of a connection on '%s'; refusing it",
                           l->name);
