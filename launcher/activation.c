@@ -1,15 +1,18 @@
 /* activation.c: decides how this process got its sockets, and keeps the set of listeners. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "activation.h"
 #include "exitcode.h"
 #include "log.h"
+#include "safefile.h"
 
 const char *origin_name(enum origin origin) {
         switch (origin) {
@@ -104,8 +107,42 @@ static void warn_listen_ignored(const struct options *opts, enum origin origin) 
                 log_warning("--listen ignored: %s already passed the sockets to serve", origin_name(origin));
 }
 
+static int activation_checkin_one(const struct options *opts, const struct activation_ops *ops,
+                                  struct listener_set *set);
+
+/* What every listener needs, however it came: a pipe that can never deliver is refused (polled,
+ * it would read end-of-file in a busy loop), and a unix datagram socket asks the kernel for each
+ * sender's credentials, which the owner-only policy checks (access.c). Returns an exit code. */
+static int prepare_listeners(struct listener_set *set) {
+        for (size_t i = 0; i < set->n; i++) {
+                struct listener *l = &set->v[i];
+                struct pollfd p = { .fd = l->fd, .events = POLLIN };
+                int r;
+
+                if (l->info.role == SOCK_ROLE_FIFO && poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) &&
+                    !(p.revents & POLLIN)) {
+                        log_error("'%s' (fd %d) is a pipe whose writers are all gone: it can never deliver. Pass a "
+                                  "FIFO that stays open for writing (ListenFIFO= and --listen fifo: do)",
+                                  l->name, l->fd);
+                        return EXIT_ACTIVATION;
+                }
+                if (l->info.role == SOCK_ROLE_DATAGRAM && (r = access_prepare_datagram(l->fd, l->info.family)) < 0) {
+                        log_errno(LOG_LEVEL_ERR, r, "cannot ask for the senders' credentials on '%s'", l->name);
+                        return EXIT_ACTIVATION;
+                }
+        }
+        return EXIT_OK;
+}
+
 int activation_checkin(const struct options *opts, const struct activation_ops *ops,
                        struct listener_set *set) {
+        int code = activation_checkin_one(opts, ops, set);
+
+        return code == EXIT_OK ? prepare_listeners(set) : code;
+}
+
+static int activation_checkin_one(const struct options *opts, const struct activation_ops *ops,
+                                  struct listener_set *set) {
         int r;
 
         *set = (struct listener_set){};
@@ -126,9 +163,9 @@ int activation_checkin(const struct options *opts, const struct activation_ops *
                 return EXIT_OK;
         }
         if (opts->n_listen > 0) {
-                r = activation_listen(opts->listen, opts->n_listen, opts->backlog, set);
+                r = activation_listen(opts->listen, opts->n_listen, opts->backlog, safefile_owner(opts->user), set);
                 if (r < 0)
-                        return r == -EINVAL ? EXIT_USAGE : EXIT_OS;
+                        return r == -EINVAL ? EXIT_USAGE : r == -EPERM ? EXIT_AGENT_UNSAFE : EXIT_OS;
                 set->origin = ORIGIN_LISTEN;
                 return EXIT_OK;
         }

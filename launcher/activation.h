@@ -4,6 +4,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "options.h"
 #include "sockinfo.h"
 
@@ -14,6 +15,8 @@ struct listener {
         char *name;       /* FileDescriptorName=, the launchd Sockets key, or the address */
         struct sockinfo info;
         char *unlink_path; /* self-bound unix socket file to remove on exit; NULL otherwise */
+        dev_t file_dev;    /* the socket file bind() made at unlink_path, for handing it to --user */
+        ino_t file_ino;
 };
 
 struct listener_set {
@@ -27,8 +30,8 @@ struct activation_ops {
         int (*listen_fds_with_names)(int unset_environment, char ***ret_names);
         /* launch_activate_socket(): 0 and a malloc'd array, or a positive errno as launchd does. */
         int (*activate_socket)(const char *name, int **ret_fds, size_t *ret_count);
-        /* sd_notify(): > 0 sent, 0 nobody listens, < 0 error. */
-        int (*notify)(int unset_environment, const char *state);
+        /* Sends an sd_notify(3) message to the address NOTIFY_SOCKET named: > 0 sent, < 0 error. */
+        int (*notify)(const struct notify_address *address, const char *state);
 };
 
 /* The real service managers, for this platform (fields are NULL where there is none). */
@@ -40,7 +43,9 @@ int activation_systemd(const struct activation_ops *ops, struct listener_set *se
 int activation_launchd(const struct activation_ops *ops, const char *const *names, size_t n_names,
                        struct listener_set *set);
 int activation_inetd(struct listener_set *set);
-int activation_listen(const struct address *addrs, size_t n, int backlog, struct listener_set *set);
+/* --listen: binds unix sockets and makes FIFOs only where owner (safefile_owner) or root alone
+ * can change the name (safefile.h): -EPERM, logged, when a path is unsafe. */
+int activation_listen(const struct address *addrs, size_t n, int backlog, uid_t owner, struct listener_set *set);
 
 /* Tries systemd, then launchd, then --listen, then a connected socket on fd 0. Returns
  * an exit_code: EXIT_OK with set filled, or the code main() should exit with (logged). */

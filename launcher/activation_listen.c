@@ -14,17 +14,7 @@
 
 #include "activation.h"
 #include "log.h"
-
-static int socket_cloexec(int family, int type) {
-#ifdef SOCK_CLOEXEC
-        return socket(family, type | SOCK_CLOEXEC, 0);
-#else
-        int fd = socket(family, type, 0);
-        if (fd >= 0)
-                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-        return fd;
-#endif
-}
+#include "safefile.h"
 
 static char *absolute_path(const char *path) {
         char cwd[PATH_MAX], *out;
@@ -37,19 +27,36 @@ static char *absolute_path(const char *path) {
         return out;
 }
 
-/* A socket file left by a process that died is removed; a live one, or any other file, is not. */
-static int clear_stale_socket(const char *path, const struct sockaddr_un *sa, socklen_t len) {
-        struct stat st;
-        int fd, r;
+/* The system's EPERM becomes EACCES: -EPERM is how this file says "unsafe path" (exit 77). */
+static int os_error(int err) {
+        return err == -EPERM ? -EACCES : err;
+}
 
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : log_errno(LOG_LEVEL_ERR, errno, "cannot stat %s", path);
-        if (!S_ISSOCK(st.st_mode))
+/* Why a --listen path is refused, logged once; returns -EPERM. */
+static int refuse(const char *label, const char *why) {
+        log_error("refusing --listen %s: %s", label, why);
+        return -EPERM;
+}
+
+/* A socket file left by a process of ours that died is removed; a live one, another user's, or
+ * any other file, is not. Whose it is comes first: safefile_check_socket_path. */
+static int clear_stale_socket(const char *path, const char *label, uid_t owner, const struct sockaddr_un *sa,
+                              socklen_t len) {
+        char why[PATH_MAX + 256];
+        int fd, r = safefile_check_socket_path(path, owner, why, sizeof why);
+
+        if (r == -EPERM)
+                return refuse(label, why);
+        if (r == -EEXIST)
                 return log_errno(LOG_LEVEL_ERR, EEXIST, "%s exists and is not a socket; remove it or choose another path",
                                  path);
+        if (r < 0)
+                return os_error(log_errno(LOG_LEVEL_ERR, r, "cannot listen on %s", label));
+        if (r == 0)
+                return 0;
         fd = socket_cloexec(AF_UNIX, SOCK_STREAM);
         if (fd < 0)
-                return log_errno(LOG_LEVEL_ERR, errno, "socket()");
+                return os_error(log_errno(LOG_LEVEL_ERR, errno, "socket()"));
         /* Non-blocking: a live server whose accept queue is full must read as "in use" (EAGAIN),
          * not leave us waiting for it forever. */
         (void)fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -60,14 +67,28 @@ static int clear_stale_socket(const char *path, const struct sockaddr_un *sa, so
         if (r == 0)
                 return log_errno(LOG_LEVEL_ERR, EADDRINUSE, "another process is serving %s; stop it first", path);
         if (r != -ECONNREFUSED)
-                return log_errno(LOG_LEVEL_ERR, r, "cannot tell whether %s is in use", path);
+                return os_error(log_errno(LOG_LEVEL_ERR, r, "cannot tell whether %s is in use", path));
+        /* Ours, in a directory nobody else can change (or root's sticky one, where nobody else
+         * may rename our file): still the socket just probed. */
         if (unlink(path) < 0 && errno != ENOENT)
-                return log_errno(LOG_LEVEL_ERR, errno, "cannot remove stale socket %s", path);
+                return os_error(log_errno(LOG_LEVEL_ERR, errno, "cannot remove stale socket %s", path));
         log_info("removed stale socket %s", path);
         return 0;
 }
 
-static int listen_unix(const struct address *a, int backlog, const char *label, struct listener_set *set) {
+/* Remembers the file bind() made, so that dropping privileges hands over that file and no
+ * other (safefile_chown_socket). */
+static void remember_file(struct listener *l) {
+        struct stat st;
+
+        if (lstat(l->unlink_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+                l->file_dev = st.st_dev;
+                l->file_ino = st.st_ino;
+        }
+}
+
+static int listen_unix(const struct address *a, int backlog, const char *label, uid_t owner,
+                       struct listener_set *set) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         bool abstract = a->path[0] == '@';
         size_t len = strlen(a->path);
@@ -80,13 +101,14 @@ static int listen_unix(const struct address *a, int backlog, const char *label, 
         if (abstract)
                 sa.sun_path[0] = '\0'; /* Linux abstract namespace: no file, no stale state */
         salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (abstract ? 0 : 1));
-        if (!abstract && (r = clear_stale_socket(a->path, &sa, salen)) < 0)
+        if (!abstract && (r = clear_stale_socket(a->path, label, owner, &sa, salen)) < 0)
                 return r;
         fd = socket_cloexec(AF_UNIX, SOCK_STREAM);
         if (fd < 0)
-                return log_errno(LOG_LEVEL_ERR, errno, "socket(AF_UNIX)");
+                return os_error(log_errno(LOG_LEVEL_ERR, errno, "socket(AF_UNIX)"));
         /* The file is created 0600: a per-user agent answers only its own user. Nothing else runs
-         * yet, so changing the process umask for the bind() is safe. */
+         * yet, so changing the process umask for the bind() is safe. bind() makes a new name or
+         * fails (EADDRINUSE): it never follows a link put at the path. */
         old_umask = umask(0177);
         r = bind(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
         umask(old_umask);
@@ -94,15 +116,18 @@ static int listen_unix(const struct address *a, int backlog, const char *label, 
                 r = -errno;
         if (r < 0) {
                 close(fd);
-                return log_errno(LOG_LEVEL_ERR, r, "cannot listen on %s", label);
+                return os_error(log_errno(LOG_LEVEL_ERR, r, "cannot listen on %s", label));
         }
         if ((r = listener_set_add(set, fd, label, &info)) < 0) {
                 close(fd);
                 return r;
         }
         /* Absolute, so an agent's os.chdir() cannot make the exit remove another file. */
-        if (!abstract)
+        if (!abstract) {
                 set->v[set->n - 1].unlink_path = absolute_path(a->path);
+                if (set->v[set->n - 1].unlink_path)
+                        remember_file(&set->v[set->n - 1]);
+        }
         return 1;
 }
 
@@ -147,21 +172,21 @@ static int listen_tcp(const struct address *a, int backlog, const char *label, s
 }
 
 /* fifo:PATH: a named pipe we create (or one left by an earlier run), removed at exit. Opened
- * read-write so it never reads end-of-file when the last writer goes. */
-static int listen_fifo(const struct address *a, const char *label, struct listener_set *set) {
+ * read-write so it never reads end-of-file when the last writer goes. Whoever can write to it
+ * sends the agent commands: an existing one must be ours and writable by nobody else, which
+ * safefile_open_fifo checks on the opened fd. */
+static int listen_fifo(const struct address *a, const char *label, uid_t owner, struct listener_set *set) {
         struct sockinfo info = { .role = SOCK_ROLE_FIFO };
-        struct stat st;
-        int fd, r;
+        char why[PATH_MAX + 256];
+        int fd = -1, r = safefile_open_fifo(a->path, owner, &fd, why, sizeof why);
 
-        if (lstat(a->path, &st) == 0) {
-                if (!S_ISFIFO(st.st_mode))
-                        return log_errno(LOG_LEVEL_ERR, EEXIST, "%s exists and is not a FIFO; remove it or choose another path",
-                                         a->path);
-        } else if (errno != ENOENT || mkfifo(a->path, 0600) < 0)
-                return log_errno(LOG_LEVEL_ERR, errno, "cannot create FIFO %s", a->path);
-        fd = open(a->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return log_errno(LOG_LEVEL_ERR, errno, "cannot open FIFO %s", a->path);
+        if (r == -EPERM)
+                return refuse(label, why);
+        if (r == -EEXIST)
+                return log_errno(LOG_LEVEL_ERR, EEXIST, "%s exists and is not a FIFO; remove it or choose another path",
+                                 a->path);
+        if (r < 0)
+                return os_error(log_errno(LOG_LEVEL_ERR, r, "cannot create or open FIFO %s", a->path));
         if ((r = listener_set_add(set, fd, label, &info)) < 0) {
                 close(fd);
                 return r;
@@ -170,7 +195,7 @@ static int listen_fifo(const struct address *a, const char *label, struct listen
         return 1;
 }
 
-int activation_listen(const struct address *addrs, size_t n, int backlog, struct listener_set *set) {
+int activation_listen(const struct address *addrs, size_t n, int backlog, uid_t owner, struct listener_set *set) {
         int total = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -179,14 +204,14 @@ int activation_listen(const struct address *addrs, size_t n, int backlog, struct
 
                 if (addrs[i].kind == ADDRESS_UNIX) {
                         snprintf(label, sizeof label, "unix:%s", addrs[i].path);
-                        r = listen_unix(&addrs[i], backlog, label, set);
+                        r = listen_unix(&addrs[i], backlog, label, owner, set);
                 } else if (addrs[i].kind == ADDRESS_FIFO) {
                         snprintf(label, sizeof label, "fifo:%s", addrs[i].path);
-                        r = listen_fifo(&addrs[i], label, set);
+                        r = listen_fifo(&addrs[i], label, owner, set);
                 } else {
                         snprintf(label, sizeof label, strchr(addrs[i].host, ':') ? "tcp:[%s]:%u" : "tcp:%s:%u",
                                  addrs[i].host, (unsigned)addrs[i].port);
-                        r = listen_tcp(&addrs[i], backlog, label, set);
+                        r = os_error(listen_tcp(&addrs[i], backlog, label, set));
                 }
                 if (r < 0)
                         return r;

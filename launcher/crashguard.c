@@ -16,33 +16,37 @@
 #include "crashguard.h"
 #include "log.h"
 #include "parse.h"
+#include "safefile.h"
 
 static char guard_path[PATH_MAX];
 
-static int read_count(const char *path) {
-        char buf[32];
+/* The count in the guard file, and the count + 1 written back, through one fd opened without
+ * following a link (safefile.c): the file lives in $XDG_RUNTIME_DIR, which is the user's own
+ * under systemd, but may be a shared /tmp elsewhere. Returns the count before, or -errno. */
+static int bump_count(const char *path) {
+        char buf[32], why[PATH_MAX + 256];
         long long v;
         ssize_t n;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = -1, r = safefile_open_regular(path, O_RDWR | O_CREAT, 0600, geteuid(), &fd, why, sizeof why);
 
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
+        if (r < 0) {
+                /* Not fatal: the guard is a brake on crash loops, and refusing to start would let
+                 * whoever planted the file stop the agent. */
+                if (r == -EPERM)
+                        log_warning("crash guard off for this start: %s, ignoring", why);
+                return r;
+        }
+        n = pread(fd, buf, sizeof buf - 1, 0);
         buf[n > 0 ? n : 0] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
-        return parse_int_range(buf, 0, 1000, &v) == 0 ? (int)v : 0;
-}
-
-static void write_count(const char *path, int count) {
-        char buf[32];
-        int n = snprintf(buf, sizeof buf, "%d\n", count);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-                return;
-        (void)!write(fd, buf, (size_t)n);
+        v = 0;
+        if (parse_int_range(buf, 0, 1000, &v) < 0)
+                v = 0;
+        n = snprintf(buf, sizeof buf, "%d\n", (int)v + 1);
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+                r = -errno;
         close(fd);
+        return r < 0 ? r : (int)v;
 }
 
 int crashguard_begin(const struct listener_set *set) {
@@ -67,7 +71,11 @@ found:
                 guard_path[0] = '\0';
                 return 0;
         }
-        count = read_count(guard_path);
+        count = bump_count(guard_path);
+        if (count < 0) {
+                guard_path[0] = '\0';
+                return 0;
+        }
         if (count >= CRASHGUARD_LIMIT) {
                 /* Give up for this round; the next connection gets CRASHGUARD_LIMIT tries again. */
                 unlink(guard_path);
@@ -77,7 +85,6 @@ found:
                           count);
                 return -ELOOP;
         }
-        write_count(guard_path, count + 1);
         return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -20,19 +21,26 @@
 #include "exitcode.h"
 #include "log.h"
 #include "parse.h"
+#include "safefile.h"
 
 static int pid_fd = -1;          /* the locked pidfile */
 static char *pid_path;
 static int status_fd = -1;       /* daemon -> starter: 'R' ready, or the failing exit code */
 static bool detached;
 
-static int lock_pidfile(const char *path) {
-        char buf[32] = "";
+/* A pidfile is opened as root and handed to --user, and an init script kills the PID it holds:
+ * one that someone else could link elsewhere, replace or write is refused (safefile.c). */
+static int lock_pidfile(const char *path, uid_t owner) {
+        char buf[32] = "", why[PATH_MAX + 256];
         ssize_t n;
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        int fd = -1, r = safefile_open_regular(path, O_RDWR | O_CREAT, 0644, owner, &fd, why, sizeof why);
 
-        if (fd < 0)
-                return log_errno(LOG_LEVEL_ERR, errno, "cannot open pidfile %s", path);
+        if (r == -EPERM) {
+                log_error("refusing --pidfile %s: %s", path, why);
+                return r;
+        }
+        if (r < 0)
+                return log_errno(LOG_LEVEL_ERR, r, "cannot open pidfile %s", path);
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 int err = errno;
                 n = pread(fd, buf, sizeof buf - 1, 0);
@@ -135,10 +143,20 @@ static void close_inherited(const struct options *o, const struct listener_set *
                         (void)close(fd);
 }
 
+/* Root changing the owner of a path in a directory --user can write would change whatever that
+ * user put there meanwhile (a hard link to /etc/shadow): a FIFO is changed through the fd we
+ * hold, a socket file only if it is still the one bind() made (safefile_chown_socket). */
+static int hand_over(const struct listener *l, uid_t uid, gid_t gid) {
+        if (l->info.role == SOCK_ROLE_FIFO)
+                return fchown(l->fd, uid, gid) < 0 ? -errno : 0;
+        return safefile_chown_socket(l->unlink_path, l->file_dev, l->file_ino, uid, gid);
+}
+
 static int drop_privileges(const char *user, const char *group, const struct listener_set *set) {
         struct passwd *pw = NULL;
         struct group *gr = NULL;
         gid_t gid;
+        int r;
 
         if (!user && !group)
                 return 0;
@@ -154,11 +172,17 @@ static int drop_privileges(const char *user, const char *group, const struct lis
          * answers only its owner, who must be able to reach them. */
         if (pid_fd >= 0 && pw && fchown(pid_fd, pw->pw_uid, gid) < 0)
                 log_errno(LOG_LEVEL_WARNING, errno, "cannot hand the pidfile to %s, ignoring", user);
-        for (size_t i = 0; i < set->n; i++)
-                if (set->v[i].unlink_path &&
-                    lchown(set->v[i].unlink_path, pw ? pw->pw_uid : (uid_t)-1, gid) < 0)
-                        return log_errno(LOG_LEVEL_ERR, errno, "cannot hand %s to %s", set->v[i].unlink_path,
-                                         user ? user : group);
+        for (size_t i = 0; i < set->n; i++) {
+                if (!set->v[i].unlink_path || (r = hand_over(&set->v[i], pw ? pw->pw_uid : (uid_t)-1, gid)) == 0)
+                        continue;
+                if (r == -EPERM) {
+                        log_error("cannot hand %s to %s: it is no longer the socket pylaunchd made, someone replaced "
+                                  "it; leaving it alone",
+                                  set->v[i].unlink_path, user ? user : group);
+                        return r;
+                }
+                return log_errno(LOG_LEVEL_ERR, r, "cannot hand %s to %s", set->v[i].unlink_path, user ? user : group);
+        }
         if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
             (pw && setuid(pw->pw_uid) < 0))
                 return log_errno(LOG_LEVEL_ERR, errno, "cannot drop privileges to %s:%s", user ? user : "-",
@@ -166,15 +190,24 @@ static int drop_privileges(const char *user, const char *group, const struct lis
         return 0;
 }
 
-static int redirect_stdio(const char *log) {
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC), out;
+/* --log is opened as root, before privileges are dropped: never through a planted link. */
+static int redirect_stdio(const char *log, uid_t owner) {
+        char why[PATH_MAX + 256];
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC), out = -1, r = 0;
 
         if (null < 0)
                 return log_errno(LOG_LEVEL_ERR, errno, "cannot open /dev/null");
-        out = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : null;
-        if (out < 0) {
+        if (log)
+                r = safefile_open_regular(log, O_WRONLY | O_CREAT | O_APPEND, 0600, owner, &out, why, sizeof why);
+        else
+                out = null;
+        if (r < 0) {
                 close(null);
-                return log_errno(LOG_LEVEL_ERR, errno, "cannot open --log %s", log);
+                if (r == -EPERM) {
+                        log_error("refusing --log %s: %s", log, why);
+                        return r;
+                }
+                return log_errno(LOG_LEVEL_ERR, r, "cannot open --log %s", log);
         }
         (void)dup2(null, STDIN_FILENO);
         (void)dup2(out, STDOUT_FILENO);
@@ -185,11 +218,13 @@ static int redirect_stdio(const char *log) {
 }
 
 int daemon_lock(const struct options *o) {
+        int r;
+
         /* The daemon's umask from the start, so the pidfile is created under it too. */
         if (o->daemon)
                 umask(o->umask);
-        if (o->pidfile && lock_pidfile(o->pidfile) < 0)
-                return EXIT_RUNTIME;
+        if (o->pidfile && (r = lock_pidfile(o->pidfile, safefile_owner(o->user))) < 0)
+                return r == -EPERM ? EXIT_AGENT_UNSAFE : EXIT_RUNTIME;
         return EXIT_OK;
 }
 
@@ -239,8 +274,8 @@ int daemon_start(const struct options *o, const struct listener_set *set) {
                 (void)setrlimit(RLIMIT_CORE, &core);
         close_inherited(o, set, status_fd, -1);
         /* The log first, so a relative --log names a file where we were started. */
-        if ((r = redirect_stdio(o->log)) < 0)
-                return EXIT_OS;
+        if ((r = redirect_stdio(o->log, safefile_owner(o->user))) < 0)
+                return r == -EPERM ? EXIT_AGENT_UNSAFE : EXIT_OS;
         if (chdir(o->chdir ? o->chdir : "/") < 0) {
                 log_errno(LOG_LEVEL_ERR, errno, "--chdir %s", o->chdir ? o->chdir : "/");
                 return EXIT_OS;

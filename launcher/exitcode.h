@@ -12,6 +12,9 @@ enum exit_code {
         EXIT_AGENT_NO_HANDLER = 69,/* the agent defines neither handle() nor serve() */
         EXIT_AGENT_FAILED = 70,    /* the agent's serve() raised, or the interpreter failed */
         EXIT_OS = 71,              /* the OS refused: bind, listen, thread creation */
-        EXIT_AGENT_UNSAFE = 77,    /* others could write the agent or a directory above it */
+        /* A file or directory pylaunchd would trust (the agent, a directory above it, a path it
+         * creates or opens: --pidfile, --log, --listen unix: and fifo:) could be written or
+         * replaced by someone else (sysexits' EX_NOPERM). */
+        EXIT_AGENT_UNSAFE = 77,
         EXIT_ACTIVATION = 78,      /* the sockets we were given are not usable as described */
 };

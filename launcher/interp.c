@@ -20,7 +20,51 @@
 #include "parse.h"
 #include "strictmodes.h"
 
-int agent_locate(const char *arg, bool strict, struct agent *ret) {
+#define PYLAUNCHD_STR_(x) #x
+#define PYLAUNCHD_STR(x) PYLAUNCHD_STR_(x)
+/* "3.11": the minor version's directory names. */
+#define PYLAUNCHD_PY_XY PYLAUNCHD_STR(PY_MAJOR_VERSION) "." PYLAUNCHD_STR(PY_MINOR_VERSION)
+
+/* StrictModes for the agent: the file and every directory above it (strictmodes_check), and its
+ * own directory, which becomes sys.path[0]: whoever can create a file there (even in a sticky
+ * directory such as /tmp) can plant json.py or a package and have it imported as the agent's
+ * user. With --no-strict-modes such a directory is still used, but its __pycache__ is neither
+ * read nor written (agent->dir_shared). */
+static int check_agent_safe(struct agent *agent, bool strict, uid_t uid) {
+        char why[PATH_MAX + 128];
+        int r = strictmodes_check(agent->path, uid, why, sizeof why);
+
+        if (r == -EPERM && strict) {
+                log_error("refusing agent %s: %s, so someone else could change the code that runs as "
+                          "you; chmod go-w or chown it (or pass --no-strict-modes)",
+                          agent->path, why);
+                return EXIT_AGENT_UNSAFE;
+        }
+        if (r < 0 && r != -EPERM) {
+                log_errno(LOG_LEVEL_ERR, r, "cannot check the permissions of agent %s", agent->path);
+                return EXIT_AGENT_MISSING;
+        }
+        r = strictmodes_check_dir(agent->dir, uid, false, why, sizeof why);
+        if (r == -EPERM) {
+                if (!strict) {
+                        agent->dir_shared = true;
+                        return EXIT_OK;
+                }
+                log_error("refusing agent %s: %s; others can create files in the agent's directory, which "
+                          "is first on sys.path, and Python would import them in place of the modules the "
+                          "agent imports. Keep the agent in a directory of your own (mkdir -m 700 ~/agents) "
+                          "or pass --no-strict-modes",
+                          agent->path, why);
+                return EXIT_AGENT_UNSAFE;
+        }
+        if (r < 0) {
+                log_errno(LOG_LEVEL_ERR, r, "cannot check the permissions of %s", agent->dir);
+                return EXIT_AGENT_MISSING;
+        }
+        return EXIT_OK;
+}
+
+int agent_locate(const char *arg, bool strict, uid_t uid, struct agent *ret) {
         char resolved[PATH_MAX], *slash;
         struct stat st;
         int fd;
@@ -51,20 +95,6 @@ int agent_locate(const char *arg, bool strict, struct agent *ret) {
                           resolved);
                 return EXIT_AGENT_BROKEN;
         }
-        if (strict) {
-                char why[PATH_MAX + 128];
-                int r = strictmodes_check(resolved, geteuid(), why, sizeof why);
-                if (r == -EPERM) {
-                        log_error("refusing agent %s: %s, so someone else could change the code that runs as "
-                                  "you; chmod go-w or chown it (or pass --no-strict-modes)",
-                                  resolved, why);
-                        return EXIT_AGENT_UNSAFE;
-                }
-                if (r < 0) {
-                        log_errno(LOG_LEVEL_ERR, r, "cannot check the permissions of agent %s", resolved);
-                        return EXIT_AGENT_MISSING;
-                }
-        }
         strcpy(ret->path, resolved);
         strcpy(ret->dir, resolved);
         slash = strrchr(ret->dir, '/');
@@ -72,7 +102,7 @@ int agent_locate(const char *arg, bool strict, struct agent *ret) {
                 slash[1] = '\0';
         else
                 *slash = '\0';
-        return EXIT_OK;
+        return check_agent_safe(ret, strict, uid);
 }
 
 static int status_failed(PyStatus status, const char *what) {
@@ -131,7 +161,7 @@ static int venv_python(const char *dir, char *ret, size_t size) {
 
 /* Starts an isolated interpreter in UTF-8 mode with sys.argv = argv and what opts asks (NULL for
  * the tools). GIL held on success. */
-static int start(int argc, char **argv, const struct options *opts) {
+static int start(int argc, char **argv, const struct options *opts, bool write_bytecode) {
         char executable[PATH_MAX] = PYLAUNCHD_PYTHON;
         PyPreConfig pre;
         PyConfig config;
@@ -160,6 +190,8 @@ static int start(int argc, char **argv, const struct options *opts) {
         /* The launcher owns SIGINT and SIGTERM (signals.c); Python installs no handlers. */
         config.install_signal_handlers = 0;
         config.parse_argv = 0;
+        /* Never a __pycache__ in a directory others can write (an agent run with --no-strict-modes). */
+        config.write_bytecode = write_bytecode;
         if (opts) {
                 /* What PYTHONUNBUFFERED, PYTHONDEVMODE, PYTHONWARNINGS, ... would do, since isolated
                  * mode ignores them. */
@@ -191,11 +223,108 @@ static int start(int argc, char **argv, const struct options *opts) {
         return EXIT_OK;
 }
 
+/* A directory on sys.path is code: nobody but uid or root may create files in it, and for an entry
+ * that does not exist (python311.zip) nobody else may create it, so its nearest existing directory
+ * is checked. A file entry (a zip) is checked as an agent file is. Relative entries: isolated mode
+ * puts none there. Returns 0, or -EPERM with the reason in why. */
+static int check_path_entry(const char *entry, uid_t uid, char *why, size_t size) {
+        char buf[PATH_MAX];
+        struct stat st;
+        char *slash;
+
+        if (entry[0] != '/' || strlen(entry) >= sizeof buf)
+                return 0;
+        strcpy(buf, entry);
+        while (stat(buf, &st) < 0) {
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return -errno;
+                slash = strrchr(buf, '/');
+                if (!slash || slash == buf)
+                        return 0; /* nothing exists but "/", checked as an ancestor anyway */
+                *slash = '\0';
+        }
+        if (S_ISDIR(st.st_mode))
+                return strictmodes_check_dir(buf, uid, false, why, size);
+        return strictmodes_check(buf, uid, why, size);
+}
+
+static int refuse_path_entry(const char *entry, const char *from, int r, const char *why) {
+        if (r == -EPERM)
+                log_error("refusing to start: %s is on sys.path (%s), but %s, so someone else could plant "
+                          "modules there that the agent would import; fix its owner or mode (chmod go-w), or "
+                          "pass --no-strict-modes",
+                          entry, from, why);
+        else
+                log_errno(LOG_LEVEL_ERR, r, "cannot check %s, which is on sys.path (%s)", entry, from);
+        return EXIT_AGENT_UNSAFE;
+}
+
+/* Before the interpreter starts: the directories `site` will read (.pth files in them run code
+ * while Python initializes, before anything could be checked afterwards). */
+static int check_site_dirs(const struct options *opts, uid_t uid) {
+        char prefix[PATH_MAX], venv[PATH_MAX], dir[PATH_MAX + 64], why[PATH_MAX + 128], *slash;
+        /* Where Debian's site module looks (site.getsitepackages()), under the prefix. */
+        static const char *const system_dirs[] = { "lib/python3/dist-packages", "local/lib/python" PYLAUNCHD_PY_XY "/dist-packages",
+                                                   "lib/python" PYLAUNCHD_PY_XY "/dist-packages",
+                                                   "lib/python" PYLAUNCHD_PY_XY "/site-packages" };
+        int r;
+
+        /* The prefix of the interpreter we embed: /usr/bin/python3.11 -> /usr. */
+        snprintf(prefix, sizeof prefix, "%s", PYLAUNCHD_PYTHON);
+        for (int i = 0; i < 2 && (slash = strrchr(prefix, '/')); i++)
+                *slash = '\0';
+        for (size_t i = 0; i < sizeof system_dirs / sizeof system_dirs[0]; i++) {
+                snprintf(dir, sizeof dir, "%s/%s", prefix, system_dirs[i]);
+                if ((r = check_path_entry(dir, uid, why, sizeof why)) < 0)
+                        return refuse_path_entry(dir, "--site", r, why);
+        }
+        if (opts->venv && realpath(opts->venv, venv)) {
+                snprintf(dir, sizeof dir, "%s/lib/python" PYLAUNCHD_PY_XY "/site-packages", venv);
+                if ((r = check_path_entry(venv, uid, why, sizeof why)) < 0)
+                        return refuse_path_entry(venv, "--venv", r, why);
+                if ((r = check_path_entry(dir, uid, why, sizeof why)) < 0)
+                        return refuse_path_entry(dir, "--venv", r, why);
+        }
+        return EXIT_OK;
+}
+
+/* After start: every entry, whoever put it there (the interpreter, site, a .pth file). */
+static int check_sys_path(uid_t uid) {
+        PyObject *path = PySys_GetObject("path");
+        char why[PATH_MAX + 128];
+
+        for (Py_ssize_t i = 0; path && PyList_Check(path) && i < PyList_GET_SIZE(path); i++) {
+                PyObject *item = PyList_GET_ITEM(path, i), *bytes;
+                int r = 0;
+
+                if (!PyUnicode_Check(item))
+                        continue;
+                bytes = PyUnicode_EncodeFSDefault(item);
+                if (!bytes) {
+                        PyErr_Clear();
+                        continue;
+                }
+                r = check_path_entry(PyBytes_AS_STRING(bytes), uid, why, sizeof why);
+                if (r < 0)
+                        r = refuse_path_entry(PyBytes_AS_STRING(bytes), "the interpreter's path, --site or --venv", r, why);
+                Py_DECREF(bytes);
+                if (r != 0)
+                        return r;
+        }
+        return EXIT_OK;
+}
+
 int interp_start(const struct options *opts, const struct agent *agent) {
         PyObject *path, *dir;
-        int r = start(opts->agent_argc, opts->agent_argv, opts);
+        bool strict = !opts->no_strict_modes;
+        int r;
 
+        if (strict && opts->site && (r = check_site_dirs(opts, geteuid())) != EXIT_OK)
+                return r;
+        r = start(opts->agent_argc, opts->agent_argv, opts, !agent->dir_shared);
         if (r != EXIT_OK)
+                return r;
+        if (strict && (r = check_sys_path(geteuid())) != EXIT_OK)
                 return r;
         /* sys.argv[0] as the agent's resolved path, as `python3 Agent.py` would show it. */
         path = PySys_GetObject("argv");
@@ -237,13 +366,14 @@ int interp_load_agent(struct agent *agent) {
                 return EXIT_AGENT_FAILED;
         }
         agent->conn_type = PyObject_GetAttrString(agent->launcher, "Connection");
-        name = agent->conn_type ? PyUnicode_FromString(agent->name) : NULL;
+        agent->dgram_type = agent->conn_type ? PyObject_GetAttrString(agent->launcher, "Datagram") : NULL;
+        name = agent->dgram_type ? PyUnicode_FromString(agent->name) : NULL;
         if (!name) {
                 interp_exception_status("cannot import the agent");
                 return EXIT_AGENT_FAILED;
         }
-        /* sys.path[0] is the agent's directory: an agent named like a standard module (socket.py)
-         * would be imported in its place by every library. */
+        /* The agent is sys.modules[its name]: one named like a standard module (socket.py) would be
+         * imported in its place by every library. */
         stdlib = PySys_GetObject("stdlib_module_names");
         clash = stdlib ? PySet_Contains(stdlib, name) : 0;
         if (clash == 0)
@@ -256,8 +386,9 @@ int interp_load_agent(struct agent *agent) {
                           agent->path, agent->name, agent->name);
                 return EXIT_AGENT_BROKEN;
         }
-        agent->module = PyImport_Import(name);
         Py_DECREF(name);
+        agent->module = PyObject_CallMethod(agent->launcher, "_load_agent", "ssO", agent->name, agent->path,
+                                            agent->dir_shared ? Py_True : Py_False);
         if (!agent->module) {
                 char what[4200];
                 snprintf(what, sizeof what, "agent %s failed to import", agent->path);
@@ -370,7 +501,7 @@ int interp_run_tool(const char *module, int argc, char **argv) {
 
         self_path(exe, sizeof exe, argv[0]);
         module_set_executable(exe);
-        status = start(argc, argv, NULL);
+        status = start(argc, argv, NULL, true);
         if (status != EXIT_OK)
                 return status;
         m = module_load(module);
@@ -409,6 +540,7 @@ void interp_finish(struct agent *agent) {
         Py_CLEAR(agent->module);
         Py_CLEAR(agent->launcher);
         Py_CLEAR(agent->conn_type);
+        Py_CLEAR(agent->dgram_type);
         if (Py_FinalizeEx() < 0)
                 log_warning("Python could not flush its output at exit, ignoring");
 }

@@ -13,15 +13,20 @@ struct agent {
         PyObject *serve;     /* callable or NULL */
         PyObject *launcher;  /* the pylaunchd module */
         PyObject *conn_type; /* pylaunchd.Connection */
+        PyObject *dgram_type; /* pylaunchd.Datagram: a Connection whose recv*() check the sender */
         bool exit_requested; /* the agent called sys.exit() while being imported */
+        bool dir_shared;     /* others can create files in dir (--no-strict-modes): no __pycache__ */
 };
 
 /* Checks the agent file before anything starts: exists, readable, a regular file, a usable module
- * name, and (strict) writable by nobody but us. Returns EXIT_OK or the exit code, after logging
- * what to fix. */
-int agent_locate(const char *arg, bool strict, struct agent *ret);
+ * name, and (strict) writable by nobody but uid or root, in a directory where nobody else can
+ * create files. uid is the user the agent will run as. Returns EXIT_OK or the exit code, after
+ * logging what to fix. */
+int agent_locate(const char *arg, bool strict, uid_t uid, struct agent *ret);
 /* Starts the interpreter (isolated, UTF-8, no signal handlers of its own) with sys.argv from the
- * command line and sys.path[0] the agent's directory. GIL held on success. Returns an exit code. */
+ * command line and sys.path[0] the agent's directory. Unless --no-strict-modes, refuses (77) when
+ * another user could create files in a directory on sys.path (--venv, --site). GIL held on
+ * success. Returns an exit code. */
 int interp_start(const struct options *opts, const struct agent *agent);
 /* Imports pylaunchd and the agent, finds handle and serve. GIL held. Returns an exit code; when
  * the agent called sys.exit(n) while imported, n with agent->exit_requested set (n may be 0). */

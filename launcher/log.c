@@ -1,5 +1,6 @@
 /* log.c: one line per event on stderr; "<N>" priority prefixes when stderr is the journal. */
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,13 @@ static inline const char *strerror_result_gnu(const char *r, const char *buf) {
         _Generic(strerror_r((err), (buf), sizeof(buf)), int: strerror_result, default: strerror_result_gnu)( \
                 strerror_r((err), (buf), sizeof(buf)), (buf))
 
+const char *log_strerror(int err, char *buf, size_t size) {
+        char ebuf[256];
+
+        snprintf(buf, size, "%s", errno_text(err < 0 ? -err : err, ebuf));
+        return buf;
+}
+
 int log_errno(enum log_level level, int err, const char *fmt, ...) {
         char msg[1536], ebuf[256];
         va_list ap;
@@ -86,4 +94,66 @@ int log_errno(enum log_level level, int err, const char *fmt, ...) {
         va_end(ap);
         log_write(level, msg, errno_text(err, ebuf));
         return -err;
+}
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Every rate limit used so far, for log_flush_suppressed(). Entries are static and never freed. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_ratelimit *registry;
+
+static void report_suppressed_locked(struct log_ratelimit *rl) {
+        if (rl->suppressed == 0)
+                return;
+        log_msg(rl->level, "%u similar message(s) suppressed in the last %llu s; the last: %s", rl->suppressed,
+                (unsigned long long)(LOG_RATELIMIT_INTERVAL_USEC / 1000000), rl->last);
+        rl->suppressed = 0;
+}
+
+bool log_ratelimit_pass(struct log_ratelimit *rl, enum log_level level, const char *what) {
+        uint64_t now = mono_usec();
+        bool pass;
+
+        pthread_mutex_lock(&rl->lock);
+        if (!rl->registered) {
+                pthread_mutex_lock(&registry_lock);
+                rl->next = registry;
+                registry = rl;
+                rl->registered = true;
+                pthread_mutex_unlock(&registry_lock);
+        }
+        if (rl->begin == 0 || now >= rl->begin + LOG_RATELIMIT_INTERVAL_USEC) {
+                report_suppressed_locked(rl);
+                rl->begin = now;
+                rl->printed = 0;
+        }
+        pass = rl->printed < LOG_RATELIMIT_BURST;
+        if (pass)
+                rl->printed++;
+        else {
+                rl->suppressed++;
+                rl->level = level;
+                snprintf(rl->last, sizeof rl->last, "%s", what);
+        }
+        pthread_mutex_unlock(&rl->lock);
+        return pass;
+}
+
+void log_flush_suppressed(uint64_t now) {
+        pthread_mutex_lock(&registry_lock);
+        for (struct log_ratelimit *rl = registry; rl; rl = rl->next) {
+                pthread_mutex_lock(&rl->lock);
+                if (rl->suppressed && (now == 0 || now >= rl->begin + LOG_RATELIMIT_INTERVAL_USEC)) {
+                        report_suppressed_locked(rl);
+                        /* A new interval starts with the next line, which then prints. */
+                        rl->begin = 0;
+                }
+                pthread_mutex_unlock(&rl->lock);
+        }
+        pthread_mutex_unlock(&registry_lock);
 }

@@ -1,6 +1,7 @@
 /* main.c: glue. Parse the command line, check in, start Python, serve, exit with one code. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static void notify_failed(int code, const char *why) {
                 { EXIT_AGENT_NO_HANDLER, ENOSYS, "the agent defines neither handle() nor serve()" },
                 { EXIT_AGENT_FAILED, EIO, "the agent or the interpreter failed" },
                 { EXIT_OS, EIO, "the system refused a resource" },
+                { EXIT_AGENT_UNSAFE, EPERM, "a file pylaunchd would trust could be written by someone else" },
                 { EXIT_ACTIVATION, EBADF, "the sockets passed are unusable" },
         };
 
@@ -67,6 +69,14 @@ static void describe(const struct listener_set *set, const struct agent *agent, 
 
         snprintf(buf, size, "%.200s on '%.200s'%s", base ? base + 1 : agent->path, set->n ? set->v[0].name : "?",
                  set->n > 1 ? " and others" : "");
+}
+
+/* The user the agent will run as: --user's (root drops to it before Python starts), else ours.
+ * An unknown --user is reported where privileges are dropped. */
+static uid_t run_as_uid(const struct options *opts) {
+        struct passwd *pw = opts->user ? getpwnam(opts->user) : NULL;
+
+        return pw ? pw->pw_uid : geteuid();
 }
 
 /* The self-pipe for signals, in this process (a daemon or a worker is a new one). */
@@ -95,6 +105,8 @@ int main(int argc, char **argv) {
         struct listener_set set = {};
         struct agent agent;
         struct activity *activity = NULL;
+        struct access_policy policy;
+        pid_t self;
         const char *failed_why = NULL;
         bool abandoned = false, managed;
         char what[512];
@@ -127,7 +139,7 @@ int main(int argc, char **argv) {
         if (opts.idle_timeout_usec && !managed)
                 log_warning("--idle-timeout ignored: only a socket-activated launcher may exit when idle, "
                             "nothing would start it again");
-        code = agent_locate(opts.agent, !opts.no_strict_modes, &agent);
+        code = agent_locate(opts.agent, !opts.no_strict_modes, run_as_uid(&opts), &agent);
         if (code != EXIT_OK)
                 goto failed;
         /* --daemon, --user: before the workers fork, so the master is the one daemon. */
@@ -153,13 +165,29 @@ int main(int argc, char **argv) {
                 failed_why = "the agent kept crashing while imported; the waiting connections were closed";
                 goto failed;
         }
+        /* Privileges are what they will stay: the owner is who we are now. */
+        policy = (struct access_policy){ .owner = geteuid(), .allow_uid = opts.allow_uid, .n_allow_uid = opts.n_allow_uid,
+                                         .allow_gid = opts.allow_gid, .n_allow_gid = opts.n_allow_gid };
         module_set_origin(set.origin);
         module_set_listeners(&set);
+        module_set_access(&policy);
         module_set_idle_timeout(managed ? opts.idle_timeout_usec : 0);
+        /* From here on, whatever the agent does (an import that blocks, C code holding the GIL), a
+         * stop ends within --stop-timeout and a margin; and its forks are its own (signals.c). */
+        if ((r = signals_backstop_start(opts.stop_timeout_usec)) < 0)
+                log_errno(LOG_LEVEL_WARNING, r, "cannot start the stop backstop; a stop then has no time limit");
+        self = getpid();
+        signals_agent_forks();
         code = interp_start(&opts, &agent);
         if (code != EXIT_OK)
                 goto failed;
         code = interp_load_agent(&agent);
+        if (getpid() != self) {
+                /* The agent forked while it was imported, and this is the child: a copy of the
+                 * launcher must never go on to serve its parent's sockets. */
+                interp_flush();
+                _exit(agent.exit_requested ? code : EXIT_OK);
+        }
         if (agent.exit_requested) {
                 /* Not a failure to report: the agent's own decision, with its own status. */
                 interp_finish(&agent);
@@ -182,7 +210,7 @@ int main(int argc, char **argv) {
                                             .min_uptime_usec = opts.min_uptime_usec,
                                             .watchdog_usec = notify_watchdog_usec(),
                                             .what = what,
-                                            .access = &opts,
+                                            .policy = &policy,
                                             .activity = activity,
                                             .verbose = opts.verbose };
                 code = serve_run(&set, &agent, &cfg, &abandoned);

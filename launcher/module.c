@@ -2,6 +2,7 @@
  * modules marshalled into the binary at build time (pylaunchd.py, install.py). */
 #include <Python.h>
 #include <marshal.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,11 @@ static const char *module_executable = "";
 static const struct listener_set *module_listeners;
 static uint64_t module_idle_usec;
 static atomic_bool module_status_owned;
+static const struct access_policy *module_policy;
+
+void module_set_access(const struct access_policy *policy) {
+        module_policy = policy;
+}
 
 void module_set_listeners(const struct listener_set *set) {
         module_listeners = set;
@@ -97,6 +103,83 @@ static PyObject *c_set_idle_timeout(PyObject *self, PyObject *args) {
         Py_RETURN_NONE;
 }
 
+/* Until a datagram from an allowed sender heads the queue, dropping others'; GIL released.
+ * timeout_ms < 0 waits for ever. Returns 0, or -EAGAIN (nothing, no wait), -ETIMEDOUT, -errno. */
+static int await_allowed_datagram(int fd, int family, int timeout_ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        uint64_t until = 0;
+
+        if (timeout_ms > 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                until = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + (uint64_t)timeout_ms;
+        }
+        for (;;) {
+                struct access_peer peer;
+                char who[160];
+                int r = access_check_datagram(module_policy, fd, family, &peer), wait = timeout_ms;
+
+                if (r > 0)
+                        return 0;
+                if (r == 0) {
+                        log_ratelimited(LOG_LEVEL_WARNING,
+                                        "dropped a datagram from %s: only uid %ld may send; --allow-uid or --allow-gid "
+                                        "let others in",
+                                        access_peer_describe(&peer, who, sizeof who), (long)module_policy->owner);
+                        continue;
+                }
+                if (r != -EAGAIN && r != -EWOULDBLOCK)
+                        return r;
+                if (timeout_ms == 0)
+                        return -EAGAIN;
+                if (timeout_ms > 0) {
+                        struct timespec ts;
+                        uint64_t now;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+                        if (now >= until)
+                                return -ETIMEDOUT;
+                        wait = (int)(until - now);
+                }
+                if (poll(&p, 1, wait) < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* _pylaunchd.check_datagram(sock, family, timeout): before a recv*() on a datagram socket handed
+ * to handle(): the next datagram it reads comes from an allowed sender. timeout as the socket's
+ * (None: wait; 0: BlockingIOError; t: TimeoutError after t seconds). */
+static PyObject *c_check_datagram(PyObject *self, PyObject *args) {
+        PyObject *sock, *timeout;
+        int fd, family, ms = -1, r;
+        double t;
+
+        (void)self;
+        if (!PyArg_ParseTuple(args, "OiO:check_datagram", &sock, &family, &timeout))
+                return NULL;
+        if ((fd = PyObject_AsFileDescriptor(sock)) < 0)
+                return NULL;
+        if (!module_policy)
+                Py_RETURN_NONE; /* not serving (a test driving the agent by hand) */
+        if (timeout != Py_None) {
+                t = PyFloat_AsDouble(timeout);
+                if (t == -1.0 && PyErr_Occurred())
+                        return NULL;
+                ms = t <= 0 ? 0 : t > 1e9 ? 1000000000 : (int)(t * 1000.0 + 0.5);
+        }
+        Py_BEGIN_ALLOW_THREADS
+        r = await_allowed_datagram(fd, family, ms);
+        Py_END_ALLOW_THREADS
+        if (r == 0)
+                Py_RETURN_NONE;
+        if (r == -ETIMEDOUT) {
+                PyErr_SetString(PyExc_TimeoutError, "timed out");
+                return NULL;
+        }
+        errno = -r;
+        return PyErr_SetFromErrno(PyExc_OSError);
+}
+
 static const char *kind_name(int type) {
         switch (type) {
         case SOCK_STREAM:
@@ -152,6 +235,8 @@ static PyMethodDef c_methods[] = {
         { "notify", c_notify, METH_O, "notify(state) -> bool: send sd_notify fields" },
         { "peer", c_peer, METH_O, "peer(fd) -> (pid, uid, gid) of a unix socket's peer" },
         { "listeners", c_listeners, METH_NOARGS, "listeners() -> [(name, fd, family, kind, role)]" },
+        { "check_datagram", c_check_datagram, METH_VARARGS,
+          "check_datagram(sock, family, timeout): the next datagram comes from an allowed sender" },
         { "set_idle_timeout", c_set_idle_timeout, METH_VARARGS, "set_idle_timeout(fd, seconds): SO_RCVTIMEO, SO_SNDTIMEO" },
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
         { NULL, NULL, 0, NULL },

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "access.h"
 #include "activation.h"
 
 /* Registers _pylaunchd with the import system; must run before the interpreter starts. */
@@ -13,6 +14,8 @@ void module_set_origin(enum origin origin);
 /* What `pylaunchd.listeners()` and `pylaunchd.idle_timeout` report. Before module_load(). */
 void module_set_listeners(const struct listener_set *set);
 void module_set_idle_timeout(uint64_t usec);
+/* Who may send to a datagram socket the agent reads (pylaunchd.Datagram). Before module_load(). */
+void module_set_access(const struct access_policy *policy);
 /* True once the agent has set its own STATUS= (the launcher then stops writing its own). */
 bool module_agent_owns_status(void);
 /* The launcher's own absolute path, for the installer (_pylaunchd.executable). */

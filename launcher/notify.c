@@ -1,4 +1,9 @@
-/* notify.c: sd_notify through the seam, so the unit tests can record what would be sent. */
+/* notify.c: telling the service manager how we are, through the seam (so the unit tests can record
+ * what would be sent). NOTIFY_SOCKET is read once and removed from the environment before Python
+ * starts, as LISTEN_* are: the agent and its subprocesses never see it, so none of them can tell
+ * systemd READY=1, STOPPING=1 or MAINPID= in the service's name. Whatever the way the sockets
+ * came (socket activation, --listen, inetd style), a service started with NOTIFY_SOCKET
+ * (Type=notify) is told. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,7 +13,8 @@
 #include "notify.h"
 #include "parse.h"
 
-static int (*notify_fn)(int unset_environment, const char *state);
+static int (*notify_fn)(const struct notify_address *address, const char *state);
+static struct notify_address notify_address;
 static uint64_t watchdog_usec;
 static bool notify_failed_logged;
 
@@ -16,7 +22,19 @@ void notify_init(const struct activation_ops *ops) {
         const char *pid = getenv("WATCHDOG_PID"), *usec = getenv("WATCHDOG_USEC");
         long long v = 0, p = 0;
 
-        notify_fn = ops->notify;
+        const char *socket = getenv("NOTIFY_SOCKET");
+        int r;
+
+        notify_fn = NULL;
+        if (socket && ops->notify) {
+                r = parse_notify_socket(socket, &notify_address);
+                if (r < 0)
+                        log_errno(LOG_LEVEL_WARNING, r, "NOTIFY_SOCKET=%s is not an address pylaunchd can send to; "
+                                  "not notifying the service manager", socket);
+                else
+                        notify_fn = ops->notify;
+        }
+        unsetenv("NOTIFY_SOCKET");
         watchdog_usec = 0;
         /* As sd_watchdog_enabled(): WATCHDOG_PID, when set, must be ours. */
         if (usec && parse_int_range(usec, 1, INT64_MAX, &v) == 0 &&
@@ -46,7 +64,7 @@ int notify_send(const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(state, sizeof state, fmt, ap);
         va_end(ap);
-        r = notify_fn(0, state);
+        r = notify_fn(&notify_address, state);
         if (r < 0 && !notify_failed_logged) {
                 notify_failed_logged = true;
                 log_errno(LOG_LEVEL_WARNING, r, "cannot notify the service manager, ignoring");

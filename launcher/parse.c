@@ -6,6 +6,10 @@
 
 #include "parse.h"
 
+#ifdef __linux__
+#include <linux/vm_sockets.h>
+#endif
+
 int parse_int_range(const char *s, long long min, long long max, long long *ret) {
         long long v;
         char *end;
@@ -248,4 +252,92 @@ int agent_module_name(const char *path, char *ret, size_t size) {
                 return -EINVAL;
         memcpy(ret, name, len + 1);
         return 0;
+}
+
+static int parse_notify_unix(const char *s, struct notify_address *ret) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&ret->ss;
+        size_t len = strlen(s);
+
+        /* An abstract name may use the whole of sun_path; a path needs room for its NUL. */
+        if (len < 2 || len > sizeof un->sun_path - (s[0] == '/'))
+                return -EINVAL;
+        memset(ret, 0, sizeof *ret);
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, s, len);
+        if (s[0] == '@')
+                un->sun_path[0] = '\0';
+        ret->type = SOCK_DGRAM;
+        ret->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (s[0] == '/'));
+        return 0;
+}
+
+#ifdef AF_VSOCK
+static int parse_vsock_cid(const char *s, size_t n, unsigned *ret) {
+        static const struct {
+                const char *name;
+                unsigned cid;
+        } names[] = { { "hypervisor", VMADDR_CID_HYPERVISOR }, { "local", 1 }, { "host", VMADDR_CID_HOST } };
+        char buf[16];
+        long long v;
+
+        if (n == 0 || n >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+                if (strcmp(buf, names[i].name) == 0) {
+                        *ret = names[i].cid;
+                        return 0;
+                }
+        /* VMADDR_CID_ANY (UINT32_MAX) names no peer: refused, as libsystemd does. */
+        if (parse_int_range(buf, 0, UINT32_MAX - 1, &v) < 0)
+                return -EINVAL;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int parse_notify_vsock(const char *s, struct notify_address *ret) {
+        static const struct {
+                const char *prefix;
+                int type;
+        } forms[] = { { "vsock:", 0 }, { "vsock-dgram:", SOCK_DGRAM }, { "vsock-seqpacket:", SOCK_SEQPACKET },
+                      { "vsock-stream:", SOCK_STREAM } };
+        struct sockaddr_vm *vm = (struct sockaddr_vm *)&ret->ss;
+        const char *cid = NULL, *colon;
+        unsigned c;
+        long long port;
+        int type = 0;
+
+        for (size_t i = 0; i < sizeof forms / sizeof forms[0] && !cid; i++)
+                if (strncmp(s, forms[i].prefix, strlen(forms[i].prefix)) == 0) {
+                        cid = s + strlen(forms[i].prefix);
+                        type = forms[i].type;
+                }
+        if (!cid || !(colon = strchr(cid, ':')))
+                return -EINVAL;
+        /* VMADDR_PORT_ANY (UINT32_MAX) is no port to send to. */
+        if (parse_vsock_cid(cid, (size_t)(colon - cid), &c) < 0 || parse_int_range(colon + 1, 0, UINT32_MAX - 1, &port) < 0)
+                return -EINVAL;
+        memset(ret, 0, sizeof *ret);
+        vm->svm_family = AF_VSOCK;
+        vm->svm_cid = c;
+        vm->svm_port = (unsigned)port;
+        ret->type = type;
+        ret->len = sizeof *vm;
+        return 0;
+}
+#endif
+
+int parse_notify_socket(const char *s, struct notify_address *ret) {
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '/' || s[0] == '@')
+                return parse_notify_unix(s, ret);
+        if (strncmp(s, "vsock", 5) != 0)
+                return -EINVAL;
+#ifdef AF_VSOCK
+        return parse_notify_vsock(s, ret);
+#else
+        return -EAFNOSUPPORT;
+#endif
 }

@@ -19,8 +19,21 @@ struct address {
         uint16_t port;
 };
 
+/* Where sd_notify(3) messages go: NOTIFY_SOCKET, parsed. */
+struct notify_address {
+        int type;      /* SOCK_DGRAM, or for vsock the type named (0: datagram, falling back to
+                        * seqpacket and stream where the hypervisor has no vsock datagrams) */
+        socklen_t len; /* of the address in ss */
+        struct sockaddr_storage ss;
+};
+
 /* "unix:PATH", "unix:@NAME", "tcp:HOST:PORT", "tcp:[V6ADDR]:PORT", "fifo:PATH". */
 int parse_address(const char *s, struct address *ret);
+/* NOTIFY_SOCKET as systemd passes it (sd_notify(3)): "/PATH" (a unix datagram socket), "@NAME"
+ * (abstract), or on Linux "vsock:CID:PORT" and "vsock-dgram:", "vsock-seqpacket:",
+ * "vsock-stream:" forms, CID a number or hypervisor, local, host. -EINVAL otherwise, and
+ * -EAFNOSUPPORT for vsock where there is none. */
+int parse_notify_socket(const char *s, struct notify_address *ret);
 /* Decimal integer in [min, max], the whole string, no sign unless min < 0. */
 int parse_int_range(const char *s, long long min, long long max, long long *ret);
 /* Seconds, fractions allowed ("0.05", "2", "1.5"), to microseconds; at most about 10 years. */

@@ -12,7 +12,7 @@ import _socket
 import _pylaunchd
 
 __all__ = [
-    "Connection", "JournalHandler", "ListenerInfo", "Pipe", "idle_timeout", "listeners",
+    "Connection", "Datagram", "JournalHandler", "ListenerInfo", "Pipe", "idle_timeout", "listeners",
     "notify", "peer", "set_idle_timeout", "started_by", "status", "version",
 ]
 
@@ -177,6 +177,48 @@ class Connection(_socket.socket):
             self.close()
 
 
+class Datagram(Connection):
+    """The datagram socket given to ``handle(conn)`` when a datagram waits (unix or UDP).
+
+    A ``Connection`` whose ``recv``, ``recvfrom``, ``recv_into``, ``recvfrom_into``, ``recvmsg``
+    and ``recvmsg_into`` first make sure the datagram they read comes from the owner (or from
+    whoever ``--allow-uid``/``--allow-gid`` let in): the kernel names each datagram's sender, and
+    datagrams of anyone else are dropped unread, as connections of anyone else are refused.
+    Reply with ``sendto``. The launcher keeps the socket open after ``handle`` returns.
+    """
+
+    def _checked(self, flags: int) -> None:
+        timeout = 0.0 if flags & _MSG_DONTWAIT else self.gettimeout()
+        _pylaunchd.check_datagram(self, self.family, timeout)
+
+    def recv(self, bufsize, flags=0):
+        self._checked(flags)
+        return _socket.socket.recv(self, bufsize, flags)
+
+    def recvfrom(self, bufsize, flags=0):
+        self._checked(flags)
+        return _socket.socket.recvfrom(self, bufsize, flags)
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        self._checked(flags)
+        return _socket.socket.recv_into(self, buffer, nbytes, flags)
+
+    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+        self._checked(flags)
+        return _socket.socket.recvfrom_into(self, buffer, nbytes, flags)
+
+    def recvmsg(self, bufsize, ancbufsize=0, flags=0):
+        self._checked(flags)
+        return _socket.socket.recvmsg(self, bufsize, ancbufsize, flags)
+
+    def recvmsg_into(self, buffers, ancbufsize=0, flags=0):
+        self._checked(flags)
+        return _socket.socket.recvmsg_into(self, buffers, ancbufsize, flags)
+
+
+_MSG_DONTWAIT = getattr(_socket, "MSG_DONTWAIT", 0)
+
+
 class Pipe(_io.FileIO):
     """A named pipe (systemd ListenFIFO=) given to ``handle(pipe)`` when a writer has written.
 
@@ -220,29 +262,48 @@ def _listener_sockets(specs):
     return out
 
 
+def _load_agent(name: str, path: str, from_source: bool):
+    """Import the agent from its own file, as module `name`: a spec made from the path, never a
+    search of sys.path by name (where a package or module planted beside the agent could win).
+
+    The frozen bootstrap is already loaded, so this costs about 0.1 ms (importlib.util would
+    import more modules first). from_source: compile the file itself and neither read nor write
+    __pycache__ (for an agent in a directory others can write, run with --no-strict-modes, where
+    a planted .pyc could stand in for the source). On failure sys.modules is left as it was.
+    """
+    import sys
+    from _frozen_importlib import module_from_spec
+    from _frozen_importlib_external import spec_from_file_location
+
+    spec = spec_from_file_location(name, path)
+    module = module_from_spec(spec)
+    old = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        if from_source:
+            with open(path, "rb") as f:
+                code = compile(f.read(), path, "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+        else:
+            spec.loader.exec_module(module)
+    except BaseException:
+        # A half-imported module must not stay behind for the next import to find.
+        if sys.modules.get(name) is module:
+            if old is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = old
+        raise
+    return sys.modules.get(name, module)
+
+
 def _fresh_import(name: str, path: str):
     """SIGHUP: execute the agent's file as a new module; sys.modules keeps the old one on failure.
 
     Compiled from the source, not from __pycache__: a pyc is matched by the source's mtime in
     whole seconds and its size, so an edit within the same second could reload stale code.
     """
-    import sys
-
-    with open(path, "rb") as f:
-        code = compile(f.read(), path, "exec", dont_inherit=True)
-    module = type(sys)(name)
-    module.__file__ = path
-    old = sys.modules.get(name)
-    sys.modules[name] = module
-    try:
-        exec(code, module.__dict__)
-    except BaseException:
-        if old is None:
-            del sys.modules[name]
-        else:
-            sys.modules[name] = old
-        raise
-    return module
+    return _load_agent(name, path, True)
 
 
 def _serve_signals() -> None:

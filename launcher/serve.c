@@ -20,25 +20,36 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "activity.h"
 #include "exitcode.h"
 #include "log.h"
 #include "module.h"
 #include "notify.h"
-#include "peercred.h"
 #include "serve.h"
 #include "signals.h"
 
 #define ACCEPT_BACKOFF_MS 100
 /* A handler running longer than this no longer keeps others from being accepted. */
 #define PROMOTE_USEC 2000ULL
+/* A thread with nothing to do for this long goes away: a burst of slow clients grows the pool up
+ * to --max-connections, and the threads (their stacks, their Python thread states) must not stay. */
+#define THREAD_IDLE_USEC 5000000ULL
+/* Forked children of the agent we keep track of, at most. */
+#define MAX_CHILDREN 4096
 
 struct server {
         struct listener_set *set;
@@ -46,7 +57,8 @@ struct server {
         const struct serve_config *cfg;
         PyInterpreterState *interp;
         PyObject *str_close, *str_detach;
-        uid_t uid; /* ours: the one uid always allowed in */
+        const struct access_policy *policy; /* who may connect */
+        pid_t pid;                          /* ours: a forked child of the agent is not us */
 
         pthread_mutex_t lock;
         pthread_cond_t follow; /* idle threads wait here to lead */
@@ -61,6 +73,16 @@ struct server {
          * instance, so the connections already queued are accepted and served first. */
         bool draining;
         unsigned nthreads, busy;
+        unsigned others;        /* threads with a Python thread state outside the pool: a reload, a
+                                 * thread on its way out; the interpreter outlives them */
+        unsigned exited;        /* threads gone idle since the supervisor last returned memory */
+        bool reloading;         /* a SIGHUP reload runs in a thread of its own */
+        pthread_t pinger;       /* WATCHDOG=1, sent with the GIL just taken */
+        pthread_cond_t pinger_cv;
+        bool pinger_running;
+        atomic_bool pinger_stop;
+        pid_t *children;        /* the agent's forked children, to end at a stop */
+        size_t n_children;
         uint64_t handled;
         struct activity *activity; /* for idle exit; shared between processes under --workers */
         bool own_activity;         /* made here (not the workers' shared one): freed here */
@@ -69,6 +91,7 @@ struct server {
 
         bool *readable_busy;   /* per listener: a handler is reading this FIFO or datagram socket */
         bool has_readable;
+        size_t live;           /* listeners that can still deliver (a pipe with no writer left cannot) */
 
         /* Used only by the current leader. */
         struct pollfd *pfds; /* [0] the signal pipe, then one per listener */
@@ -99,6 +122,7 @@ static void request_stop_locked(struct server *s, int code) {
                 }
                 atomic_store(&s->stopping, true);
                 s->exit_code = code;
+                signals_stop_begun(code); /* from now on the process ends in time, whatever happens */
                 pthread_cond_broadcast(&s->follow);
         }
         wake(s->leader_wake[1]); /* the leader may be asleep in poll() */
@@ -164,12 +188,14 @@ static int accept_one(struct server *s, size_t i) {
         case EMFILE:
         case ENFILE:
         case ENOBUFS:
-        case ENOMEM:
+        case ENOMEM: {
                 /* Out of fds or memory: the connection stays queued; pause accepting, not dying. */
-                log_errno(LOG_LEVEL_WARNING, errno, "accept on '%s' failed, pausing accepts for %d ms",
-                          s->set->v[i - 1].name, ACCEPT_BACKOFF_MS);
+                char e[128];
+                log_ratelimited(LOG_LEVEL_WARNING, "accept on '%s' failed, pausing accepts for %d ms: %s",
+                                s->set->v[i - 1].name, ACCEPT_BACKOFF_MS, log_strerror(errno, e, sizeof e));
                 set_backoff(s, true);
                 return -EAGAIN;
+        }
         default:
                 log_errno(LOG_LEVEL_ERR, errno, "accept on '%s' failed, stopping", s->set->v[i - 1].name);
                 request_stop(s, EXIT_RUNTIME);
@@ -177,34 +203,77 @@ static int accept_one(struct server *s, size_t i) {
         }
 }
 
-/* A per-user agent answers only its own user: a unix-socket peer of another uid (not allowed by
- * --allow-uid/--allow-gid) is closed before the agent sees it. TCP peers have no credentials;
- * TCP listeners are loopback-only in every template. */
-static bool peer_allowed(struct server *s, int fd, const struct listener *l) {
-        const struct options *a = s->cfg->access;
-        struct peercred pc;
-        int r;
+/* One line, rate limited, about a peer kept out: refused (r == 0) or not to be named (r < 0). A
+ * flood of refused connections or datagrams is another user's to make; our log is not. */
+static void log_kept_out(struct server *s, const struct listener *l, const struct access_peer *peer, int r,
+                         bool datagram) {
+        static struct log_ratelimit rl = LOG_RATELIMIT_INIT;
+        const char *hint = r < 0 ? access_error_hint(r) : "";
+        char line[1024], who[160], e[128];
 
-        if (l->info.family != AF_UNIX)
+        if (r < 0)
+                snprintf(line, sizeof line, "cannot tell who %s on '%s' (%s); %s%s%s",
+                         datagram ? "sent a datagram" : "connected", l->name, log_strerror(r, e, sizeof e),
+                         datagram ? "dropped it" : "refusing the connection", *hint ? ": " : "", hint);
+        else
+                snprintf(line, sizeof line, "%s on '%s' from %s: only uid %ld may %s; --allow-uid or --allow-gid let "
+                         "others in%s",
+                         datagram ? "dropped a datagram" : "refused a connection", l->name,
+                         access_peer_describe(peer, who, sizeof who), (long)s->policy->owner,
+                         datagram ? "send" : "connect",
+                         datagram && !peer->known && !peer->addr[0]
+                                 ? " (a datagram queued before pylaunchd started carries no sender: give the "
+                                   ".socket unit PassCredentials=yes)"
+                                 : "");
+        if (log_ratelimit_pass(&rl, LOG_LEVEL_WARNING, line))
+                log_warning("%s", line);
+}
+
+/* A per-user agent answers only its own user (access.c): a peer of another uid, not let in by
+ * --allow-uid or --allow-gid, is closed before the agent sees it: on unix sockets by its
+ * credentials, on TCP by the owner of the other end when that is on this host. */
+static bool peer_allowed(struct server *s, int fd, const struct listener *l) {
+        struct access_peer peer;
+        int r = access_check_stream(s->policy, fd, l->info.family, &peer);
+
+        if (r > 0)
                 return true;
-        r = peercred_get_unix(fd, &pc);
-        if (r < 0) {
-                log_errno(LOG_LEVEL_WARNING, r, "cannot read the credentials of a connection on '%s'; refusing it",
-                          l->name);
-                return false;
-        }
-        if (pc.uid == s->uid)
-                return true;
-        for (size_t i = 0; a && i < a->n_allow_uid; i++)
-                if (pc.uid == a->allow_uid[i])
-                        return true;
-        for (size_t i = 0; a && i < a->n_allow_gid; i++)
-                if (pc.gid == a->allow_gid[i])
-                        return true;
-        log_warning("refused a connection on '%s' from uid %ld (pid %ld): only uid %ld may connect; "
-                    "--allow-uid or --allow-gid let others in",
-                    l->name, (long)pc.uid, (long)pc.pid, (long)s->uid);
+        log_kept_out(s, l, &peer, r, false);
         return false;
+}
+
+/* A datagram socket is handed to handle() only with a datagram from an allowed sender at the
+ * head of its queue; datagrams of others are taken off and dropped here. Returns true when one
+ * waits for the agent. */
+static bool datagram_ready(struct server *s, const struct listener *l) {
+        for (int n = 0; n < 1024; n++) {
+                struct access_peer peer;
+                int r = access_check_datagram(s->policy, l->fd, l->info.family, &peer);
+
+                if (r > 0)
+                        return true;
+                if (r == -EAGAIN || r == -EWOULDBLOCK)
+                        return false;
+                log_kept_out(s, l, &peer, r, true);
+                if (r < 0 && r != -EPERM && r != -ENOENT)
+                        return false; /* not ours to keep trying on: poll again later */
+        }
+        return false; /* a flood: let the others have the leader for a while */
+}
+
+/* A FIFO that reports end-of-file (a pipe whose last writer is gone; a FIFO we or systemd hold
+ * open read-write never does) can never deliver again: reported once and dropped, or it would
+ * be polled readable, and handed to handle(), in a busy loop. */
+static void drop_listener(struct server *s, size_t i) {
+        log_warning("listener '%s' can never deliver again (a pipe with no writer left); no longer serving it",
+                    s->set->v[i - 1].name);
+        s->pfds[i].fd = -1; /* poll() ignores it from now on */
+        pthread_mutex_lock(&s->lock);
+        if (--s->live == 0) {
+                log_error("no listener left that can deliver; stopping");
+                request_stop_locked(s, EXIT_RUNTIME);
+        }
+        pthread_mutex_unlock(&s->lock);
 }
 
 /* The leader's loop: returns an accepted fd and its listener, or -1 when serving stops. */
@@ -277,6 +346,12 @@ static int lead(struct server *s, const struct listener **ret_l) {
                         }
                         if (!(re & (POLLIN | POLLHUP)))
                                 continue;
+                        if (s->set->v[i - 1].info.role == SOCK_ROLE_FIFO && !(re & POLLIN)) {
+                                drop_listener(s, i);
+                                continue;
+                        }
+                        if (s->set->v[i - 1].info.role == SOCK_ROLE_DATAGRAM && !datagram_ready(s, &s->set->v[i - 1]))
+                                continue;
                         if (is_readable_role(s->set->v[i - 1].info.role)) {
                                 pthread_mutex_lock(&s->lock);
                                 s->readable_busy[i - 1] = true;
@@ -301,6 +376,23 @@ static int lead(struct server *s, const struct listener **ret_l) {
         return -1;
 }
 
+/* handle() returned (or raised) in a child the agent forked in it (os.fork()): that child is a
+ * copy of this thread alone, and must not go back to leading the accept loop of its parent's
+ * sockets. It ends here, as a forked child of a socketserver does (os._exit()), with the status
+ * its handler gives (0, 1 after a traceback, or sys.exit()'s). Python's buffered stdio is not
+ * flushed: a lock another thread of the parent held at the fork stays held in the child for
+ * ever, and flushing then hung (seen under AddressSanitizer). GIL held. */
+static void forked_child_exit(PyObject *r) {
+        int status = 0;
+
+        if (!r) {
+                status = interp_exception_status("handle() raised in a forked child");
+                if (status < 0)
+                        status = 1;
+        }
+        _exit(status);
+}
+
 /* handle(conn) for one accepted fd, in the calling thread, taking the GIL with ts. */
 static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct listener *l) {
         PyObject *args[4], *conn, *handler, *r;
@@ -315,7 +407,11 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
                 args[1] = PyLong_FromLong(l->info.type);
                 args[2] = PyLong_FromLong(l->info.protocol);
                 args[3] = PyLong_FromLong(fd);
-                conn = args[3] ? PyObject_Vectorcall(s->agent->conn_type, args, 4, NULL) : NULL;
+                /* A datagram socket's recv*() check each sender (pylaunchd.Datagram). */
+                conn = args[3] ? PyObject_Vectorcall(l->info.role == SOCK_ROLE_DATAGRAM ? s->agent->dgram_type
+                                                                                         : s->agent->conn_type,
+                                                     args, 4, NULL)
+                               : NULL;
                 for (size_t i = 0; i < 4; i++)
                         Py_XDECREF(args[i]);
         }
@@ -329,10 +425,16 @@ static void handle_one(struct server *s, PyThreadState *ts, int fd, const struct
         handler = Py_NewRef(s->agent->handle);
         r = PyObject_CallOneArg(handler, conn);
         Py_DECREF(handler);
+        if (getpid() != s->pid)
+                forked_child_exit(r); /* never returns */
         if (!r) {
+                static struct log_ratelimit raised = LOG_RATELIMIT_INIT;
                 char what[512];
                 snprintf(what, sizeof what, "handle() raised on a connection to '%s'; closed it, serving goes on",
                          l->name);
+                /* A traceback per failing connection is what a client can make us print at will. */
+                if (!PyErr_ExceptionMatches(PyExc_SystemExit) && !log_ratelimit_pass(&raised, LOG_LEVEL_ERR, what))
+                        PyErr_Clear();
                 status = interp_exception_status(what);
                 if (status >= 0) {
                         log_info("handle() called sys.exit(%d): stopping", status);
@@ -382,9 +484,27 @@ static void spawn_locked(struct server *s) {
         s->nthreads++;
 }
 
+/* With s->lock held: waits as a follower until it may lead (true), or until it has had nothing
+ * to do for THREAD_IDLE_USEC while another thread leads (false: it goes away). The realtime
+ * clock, since macOS has no pthread_condattr_setclock: a clock step only changes when an idle
+ * thread leaves, nothing else. */
+static bool follow(struct server *s) {
+        struct timespec until;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(THREAD_IDLE_USEC / 1000000);
+        /* While stopping, a thread goes on only to drain our own sockets' queue. */
+        while (s->have_leader && !(atomic_load(&s->stopping) && !s->draining))
+                if (pthread_cond_timedwait(&s->follow, &s->lock, &until) == ETIMEDOUT && s->have_leader &&
+                    !atomic_load(&s->stopping) && s->nthreads > 1)
+                        return false;
+        return true;
+}
+
 static void *worker(void *arg) {
         struct server *s = arg;
         PyThreadState *ts = PyThreadState_New(s->interp);
+        bool idle = false;
 
         /* No signal is blocked here: the handlers only write a byte to the self-pipe, which is
          * safe in any thread, and a blocked mask would be inherited by every subprocess a handler
@@ -396,9 +516,13 @@ static void *worker(void *arg) {
                 uint64_t gen;
                 int fd;
 
-                /* While stopping, a thread goes on only to drain our own sockets' queue. */
-                while (s->have_leader && !(atomic_load(&s->stopping) && !s->draining))
-                        pthread_cond_wait(&s->follow, &s->lock);
+                if (!follow(s)) {
+                        /* Out of the pool at once, so promote() never counts on it. */
+                        idle = true;
+                        s->nthreads--;
+                        s->others++;
+                        break;
+                }
                 if (atomic_load(&s->stopping) && !s->draining)
                         break;
                 s->have_leader = true;
@@ -443,18 +567,22 @@ static void *worker(void *arg) {
         PyThreadState_DeleteCurrent();
 
         pthread_mutex_lock(&s->lock);
-        s->nthreads--;
+        if (idle) {
+                s->others--;
+                s->exited++;
+        } else
+                s->nthreads--;
         wake(s->sup_wake[1]);
         pthread_mutex_unlock(&s->lock);
         return NULL;
 }
 
-static void with_gil(struct server *s, PyThreadState *ts, void (*fn)(struct server *));
-static void do_reload(struct server *s);
+static void start_reload(struct server *s);
 
 /* With s->lock held: sleeps until the CLOCK_MONOTONIC time `until` (usec), a signal, or a wake-up,
- * then acts on the signals that came. */
-static void wait_until(struct server *s, PyThreadState *ts, uint64_t until) {
+ * then acts on the signals that came. Never takes the GIL: whatever the agent does, the
+ * supervisor sees SIGTERM and keeps the stop's clock. */
+static void wait_until(struct server *s, uint64_t until) {
         uint64_t now = now_usec();
         int timeout = until > now ? (int)((until - now + 999) / 1000) : 0, sig;
         struct pollfd p[2] = { { .fd = signals_fd(), .events = POLLIN }, { .fd = s->sup_wake[0], .events = POLLIN } };
@@ -465,11 +593,15 @@ static void wait_until(struct server *s, PyThreadState *ts, uint64_t until) {
         pthread_mutex_lock(&s->lock);
         while ((sig = signals_next()) >= 0) {
                 if (sig == SIGTERM || sig == SIGINT) {
-                        log_info("%s: no longer accepting; finishing %u connection(s) in flight",
-                                 sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
+                        if (atomic_load(&s->stopping))
+                                log_ratelimited(LOG_LEVEL_INFO, "%s: already stopping, %u connection(s) in flight",
+                                                sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
+                        else
+                                log_info("%s: no longer accepting; finishing %u connection(s) in flight",
+                                         sig == SIGTERM ? "SIGTERM" : "SIGINT", s->busy);
                         request_stop_locked(s, EXIT_OK);
                 } else if (sig == SIGHUP && !atomic_load(&s->stopping))
-                        with_gil(s, ts, do_reload);
+                        start_reload(s);
         }
 }
 
@@ -477,24 +609,101 @@ static uint64_t min_u64(uint64_t a, uint64_t b) {
         return a < b ? a : b;
 }
 
-/* With s->lock held, GIL released: runs fn with the GIL and without the lock. */
-static void with_gil(struct server *s, PyThreadState *ts, void (*fn)(struct server *)) {
+/* A thread of its own with a Python thread state of its own. Detached ones are counted in
+ * s->others, so the supervisor waits for them and the interpreter outlives them; a joinable one
+ * (ret) is joined by whoever started it. Returns false when none could be started. */
+static bool spawn_other_locked(struct server *s, void *(*fn)(void *), pthread_t *ret) {
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        pthread_attr_init(&attr);
+        if (!ret)
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = pthread_create(ret ? ret : &t, &attr, fn, s);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                log_errno(LOG_LEVEL_WARNING, r, "cannot start a thread");
+                return false;
+        }
+        if (!ret)
+                s->others++;
+        return true;
+}
+
+static void other_done(struct server *s) {
+        pthread_mutex_lock(&s->lock);
+        s->others--;
+        wake(s->sup_wake[1]);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* SIGHUP: the agent's file imported afresh, in a thread of its own, so that new code whose import
+ * blocks holds up nothing but itself: the supervisor still sees SIGTERM and ends the stop on time. */
+static void *reload_thread(void *arg) {
+        struct server *s = arg;
+        PyThreadState *ts = PyThreadState_New(s->interp);
+
+        PyEval_RestoreThread(ts);
+        (void)interp_reload_agent(s->agent);
+        PyThreadState_Clear(ts);
+        PyThreadState_DeleteCurrent();
+        pthread_mutex_lock(&s->lock);
+        s->reloading = false;
+        pthread_mutex_unlock(&s->lock);
+        other_done(s);
+        return NULL;
+}
+
+static void start_reload(struct server *s) {
+        if (s->reloading) {
+                log_warning("SIGHUP: the previous reload is still importing the agent; ignoring this one");
+                return;
+        }
+        s->reloading = spawn_other_locked(s, reload_thread, NULL);
+}
+
+/* WATCHDOG=1 at half of WATCHDOG_USEC, each sent with the GIL just taken: a wedged interpreter stops
+ * the pings, and systemd restarts a service that can no longer run Python. A thread of its own,
+ * so that the supervisor never waits for the GIL. */
+static void *pinger_thread(void *arg) {
+        struct server *s = arg;
+        PyThreadState *ts = PyThreadState_New(s->interp);
+        uint64_t every = s->cfg->watchdog_usec / 2;
+
+        pthread_mutex_lock(&s->lock);
+        while (!atomic_load(&s->pinger_stop)) {
+                struct timespec until;
+                uint64_t ns;
+
+                clock_gettime(CLOCK_REALTIME, &until);
+                ns = (uint64_t)until.tv_nsec + (every % 1000000) * 1000;
+                until.tv_sec += (time_t)(every / 1000000 + ns / 1000000000);
+                until.tv_nsec = (long)(ns % 1000000000);
+                if (pthread_cond_timedwait(&s->pinger_cv, &s->lock, &until) != ETIMEDOUT)
+                        continue;
+                pthread_mutex_unlock(&s->lock);
+                PyEval_RestoreThread(ts);
+                notify_send("WATCHDOG=1");
+                PyEval_SaveThread();
+                pthread_mutex_lock(&s->lock);
+        }
         pthread_mutex_unlock(&s->lock);
         PyEval_RestoreThread(ts);
-        fn(s);
-        PyEval_SaveThread();
+        PyThreadState_Clear(ts);
+        PyThreadState_DeleteCurrent();
+        return NULL;
+}
+
+static void stop_pinger(struct server *s) {
+        if (!s->pinger_running)
+                return;
         pthread_mutex_lock(&s->lock);
-}
-
-static void do_reload(struct server *s) {
-        (void)interp_reload_agent(s->agent);
-}
-
-static void do_watchdog(struct server *s) {
-        /* Sent with the GIL just taken: a wedged interpreter stops the pings, and systemd
-         * restarts a service that can no longer run Python. */
-        (void)s;
-        notify_send("WATCHDOG=1");
+        atomic_store(&s->pinger_stop, true);
+        pthread_cond_broadcast(&s->pinger_cv);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->pinger, NULL);
+        s->pinger_running = false;
 }
 
 #define STATUS_TICK_USEC 1000000ULL
@@ -511,24 +720,111 @@ static void promote(struct server *s) {
                 spawn_locked(s);
 }
 
-/* The main thread while workers serve: idle exit, watchdog, STATUS, reload, and the stop grace
- * period. Returns true when handlers had to be abandoned after the grace period. */
-static bool supervise(struct server *s, PyThreadState *ts) {
-        uint64_t start = now_usec(), last_ping = start, stop_deadline = 0, shown_handled = 0;
+/* --- the agent's forked children ------------------------------------------------------------- */
+
+/* Still our child and still running (not exited, not reaped by the agent). waitid(WNOWAIT) looks
+ * without reaping, and only ever at our own children, so a reused pid is never mistaken. */
+static bool child_running(pid_t pid) {
+        siginfo_t si;
+
+        memset(&si, 0, sizeof si);
+        return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* A fork that went on to exec another program (subprocess) is not a copy of us serving: it is
+ * left alone, as it would be by any launcher. */
+static bool child_is_copy(pid_t pid) {
+#ifdef __linux__
+        char path[64];
+        struct stat a, b;
+
+        snprintf(path, sizeof path, "/proc/%ld/exe", (long)pid);
+        return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+#else
+        (void)pid;
+        return true;
+#endif
+}
+
+/* With s->lock held: the pids the agent's forks reported, the gone ones forgotten. */
+static void collect_children(struct server *s) {
+        pid_t got[64];
+        size_t n, k = 0;
+
+        while ((n = signals_forked_children(got, 64)) > 0)
+                for (size_t i = 0; i < n; i++)
+                        if (s->n_children < MAX_CHILDREN)
+                                s->children[s->n_children++] = got[i];
+        for (size_t i = 0; i < s->n_children; i++)
+                if (child_running(s->children[i]))
+                        s->children[k++] = s->children[i];
+        s->n_children = k;
+}
+
+/* At the end of a stop: a forked copy of the agent that is still running gets SIGTERM (its default
+ * action again: it ends), then SIGKILL at the deadline. None outlives the stop. */
+static void end_children(struct server *s, uint64_t deadline) {
+        size_t n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        collect_children(s);
+        for (size_t i = 0; i < s->n_children; i++)
+                if (child_is_copy(s->children[i]) && kill(s->children[i], SIGTERM) == 0)
+                        s->children[n++] = s->children[i];
+        s->n_children = n;
+        pthread_mutex_unlock(&s->lock);
+        if (n == 0)
+                return;
+        log_info("stopping %zu forked child process(es) of the agent", n);
+        for (;;) {
+                size_t alive = 0;
+                for (size_t i = 0; i < n; i++)
+                        alive += child_running(s->children[i]);
+                if (alive == 0)
+                        break;
+                if (now_usec() >= deadline) {
+                        log_warning("%zu forked child process(es) still running at the end of the stop; killing them",
+                                    alive);
+                        for (size_t i = 0; i < n; i++)
+                                if (child_running(s->children[i]))
+                                        (void)kill(s->children[i], SIGKILL);
+                        break;
+                }
+                usleep(10000);
+        }
+        for (size_t i = 0; i < n; i++)
+                (void)waitpid(s->children[i], NULL, 0);
+}
+
+/* Threads that went idle freed their stacks and thread states; give the heap back too. */
+static void return_memory(struct server *s) {
+        if (s->exited == 0 || s->busy > 0)
+                return;
+        s->exited = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+}
+
+/* The main thread while workers serve: idle exit, STATUS, reload, the stop grace period, and the
+ * agent's forked children. Returns true when handlers had to be abandoned after the grace period. */
+static bool supervise(struct server *s, uint64_t *ret_stop_deadline) {
+        uint64_t start = now_usec(), stop_deadline = 0, shown_handled = 0;
         unsigned shown_busy = 0;
         bool abandoned = false;
 
         pthread_mutex_lock(&s->lock);
-        while (s->nthreads > 0) {
+        while (s->nthreads > 0 || s->others > 0) {
                 uint64_t now = now_usec(), wake = now + STATUS_TICK_USEC, idle_at;
 
                 if (atomic_load(&s->stopping)) {
                         if (!stop_deadline)
                                 stop_deadline = now + s->cfg->stop_grace_usec;
                         if (now >= stop_deadline) {
-                                log_warning("%u handler(s) still running after the %.1f s stop grace period; "
+                                log_warning("%u handler(s)%s still running after the %.1f s stop grace period; "
                                             "abandoning them",
-                                            s->busy, (double)s->cfg->stop_grace_usec / 1e6);
+                                            s->busy, s->reloading ? " and a reload of the agent" : "",
+                                            (double)s->cfg->stop_grace_usec / 1e6);
                                 abandoned = true;
                                 break;
                         }
@@ -554,14 +850,6 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         else
                                 wake = min_u64(wake, due);
                 }
-                if (s->cfg->watchdog_usec) {
-                        if (now >= last_ping + s->cfg->watchdog_usec / 2) {
-                                with_gil(s, ts, do_watchdog);
-                                last_ping = now;
-                                continue;
-                        }
-                        wake = min_u64(wake, last_ping + s->cfg->watchdog_usec / 2);
-                }
                 /* Once the agent sets its own STATUS= (pylaunchd.status), it keeps it. */
                 if ((s->handled != shown_handled || s->busy != shown_busy) && !module_agent_owns_status()) {
                         shown_handled = s->handled;
@@ -569,10 +857,14 @@ static bool supervise(struct server *s, PyThreadState *ts) {
                         notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
                                     (unsigned long long)shown_handled, shown_busy);
                 }
+                collect_children(s);
+                return_memory(s);
+                log_flush_suppressed(now);
                 s->sup_sleeping = wake > now + PROMOTE_USEC;
-                wait_until(s, ts, wake);
+                wait_until(s, wake);
         }
         pthread_mutex_unlock(&s->lock);
+        *ret_stop_deadline = stop_deadline ? stop_deadline : now_usec() + s->cfg->stop_grace_usec;
         return abandoned;
 }
 
@@ -623,13 +915,16 @@ static int make_pipe(int p[2]) {
 static int server_init(struct server *s, struct listener_set *set, struct agent *agent,
                        const struct serve_config *cfg) {
         *s = (struct server){ .set = set, .agent = agent, .cfg = cfg, .interp = PyInterpreterState_Get(),
-                              .uid = geteuid(), .activity = cfg->activity ? cfg->activity : activity_new(false),
+                              .policy = cfg->policy, .pid = getpid(), .live = set->n,
+                              .activity = cfg->activity ? cfg->activity : activity_new(false),
                               .own_activity = !cfg->activity };
-        if (!s->activity)
-                return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->follow, NULL);
+        pthread_cond_init(&s->pinger_cv, NULL);
         s->leader_wake[0] = s->leader_wake[1] = s->sup_wake[0] = s->sup_wake[1] = -1;
+        s->children = calloc(MAX_CHILDREN, sizeof *s->children);
+        if (!s->activity || !s->children)
+                return -ENOMEM;
         if (make_pipe(s->leader_wake) < 0 || make_pipe(s->sup_wake) < 0)
                 return log_errno(LOG_LEVEL_ERR, errno, "cannot make the wake pipes");
         s->str_close = PyUnicode_InternFromString("close");
@@ -663,6 +958,7 @@ static void server_free(struct server *s) {
         Py_XDECREF(s->str_detach);
         free(s->pfds);
         free(s->readable_busy);
+        free(s->children);
         for (int i = 0; i < 2; i++) {
                 if (s->leader_wake[i] >= 0)
                         close(s->leader_wake[i]);
@@ -670,6 +966,7 @@ static void server_free(struct server *s) {
                         close(s->sup_wake[i]);
         }
         pthread_cond_destroy(&s->follow);
+        pthread_cond_destroy(&s->pinger_cv);
         pthread_mutex_destroy(&s->lock);
 }
 
@@ -698,12 +995,22 @@ static int serve_handle(struct listener_set *set, struct agent *agent, const str
         pthread_mutex_lock(&s->lock);
         spawn_locked(s);
         code = s->nthreads == 0 ? EXIT_OS : EXIT_OK;
+        if (code == EXIT_OK && cfg->watchdog_usec)
+                s->pinger_running = spawn_other_locked(s, pinger_thread, &s->pinger);
         pthread_mutex_unlock(&s->lock);
         if (code == EXIT_OK) {
-                *ret_abandoned = supervise(s, main_ts);
+                uint64_t deadline;
+                *ret_abandoned = supervise(s, &deadline);
                 code = s->exit_code;
+                end_children(s, deadline);
         }
+        /* What was abandoned may hold the interpreter for good (C code holding the GIL): the
+         * flush below needs it, so give it only the margin, then the backstop ends the process. */
+        if (*ret_abandoned)
+                signals_backstop_soon(STOP_MARGIN_USEC);
+        stop_pinger(s);
         PyEval_RestoreThread(main_ts);
+        log_flush_suppressed(0);
         if (module_agent_owns_status())
                 notify_send("STOPPING=1");
         else
@@ -715,6 +1022,12 @@ static int serve_handle(struct listener_set *set, struct agent *agent, const str
                 free(s);
         }
         return code;
+}
+
+/* From the signal handler: the signal as Python's own handler would have taken it (the function
+ * is async-signal-safe, and needs no thread state). */
+static void forward_to_python(int signo) {
+        (void)PyErr_SetInterruptEx(signo);
 }
 
 /* serve(listeners) mode: the agent runs its own loop; Python owns SIGTERM and SIGINT. */
@@ -743,6 +1056,11 @@ static int serve_agent_loop(struct listener_set *set, struct agent *agent) {
         r = PyObject_CallMethod(agent->launcher, "_serve_signals", NULL);
         if (r) {
                 Py_DECREF(r);
+                /* Python's handlers raise KeyboardInterrupt in the main thread; ours go back in front
+                 * of them, passing the signal on, so the backstop still ends a stop on time. */
+                signals_forward(forward_to_python);
+                if (signals_take_back() < 0)
+                        log_warning("cannot watch SIGTERM beside the agent's loop; a stop then has no time limit");
                 r = PyObject_CallOneArg(agent->serve, listeners);
         }
         Py_DECREF(listeners);

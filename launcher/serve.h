@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "access.h"
 #include "activation.h"
 #include "interp.h"
 
@@ -14,7 +15,7 @@ struct serve_config {
         uint64_t min_uptime_usec; /* but never sooner than this after start */
         uint64_t watchdog_usec;   /* WATCHDOG=1 owed this often; 0 off */
         const char *what;         /* for STATUS=: "Agent.py on 'rot13.sock'" */
-        const struct options *access; /* allow_uid/allow_gid: who may connect besides us */
+        const struct access_policy *policy; /* who may connect: us, --allow-uid, --allow-gid */
         struct activity *activity;    /* shared with the other workers; NULL: a private one */
         bool verbose;
 };

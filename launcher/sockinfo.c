@@ -1,5 +1,6 @@
 /* sockinfo.c: find out what an inherited fd is before trusting it (family, type, role). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -92,4 +93,15 @@ const char *sock_family_name(int family) {
                 return "fifo";
         }
         return "unknown";
+}
+
+int socket_cloexec(int family, int type) {
+#ifdef SOCK_CLOEXEC
+        return socket(family, type | SOCK_CLOEXEC, 0);
+#else
+        int fd = socket(family, type, 0);
+        if (fd >= 0)
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+#endif
 }

@@ -21,3 +21,6 @@ struct sockinfo {
 int sockinfo_get(int fd, struct sockinfo *ret);
 const char *sock_role_name(enum sock_role role);
 const char *sock_family_name(int family);
+/* socket(2), close-on-exec from the start (SOCK_CLOEXEC where there is one, macOS has none):
+ * no socket of ours may leak into a program the agent runs. */
+int socket_cloexec(int family, int type);

@@ -13,10 +13,12 @@ The binary and the example agent come from the environment ctest sets:
 import faulthandler
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -44,6 +46,45 @@ EXIT_ACTIVATION = 78
 #: Variables that would make a child think it was socket-activated, or log to a journal.
 _SCRUBBED_ENV = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID", "NOTIFY_SOCKET",
                  "JOURNAL_STREAM", "WATCHDOG_PID", "WATCHDOG_USEC")
+
+
+# --- the two local users (tests/users.py makes them: the ctest fixture local_users) ----------------
+
+#: An ordinary user who owns agents in scenarios that must not run as root.
+OWNER_USER = "pylaunchd-owner"
+#: The other local user: the attacker of the security scenarios; a member of TEAM_GROUP.
+OTHER_USER = "pylaunchd-other"
+#: A group OTHER_USER is in as a supplementary group only.
+TEAM_GROUP = "pylaunchd-team"
+
+
+def local_user(name: str) -> pwd.struct_passwd:
+    """The passwd entry of one of the fixture's users. Missing is a failure, never a skip: the
+    scenarios that need it must not pass without running."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise AssertionError(f"the local user {name!r} does not exist: run the tests through ctest, whose "
+                             "fixture local_users (tests/users.py create) makes it") from None
+
+
+def system_python() -> str:
+    """A python3 every user can run: the test's own may live under root's home (pyenv)."""
+    for p in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+
+
+def as_user(name: str) -> list:
+    """The argv prefix that runs a command as another local user (root only)."""
+    return ["runuser", "-u", name, "--"]
+
+
+def exec_as_user(name: str) -> list:
+    """As as_user(), but the command replaces the prefix's process (setpriv execs it), so the pid
+    a test holds is the command's own: for servers the test signals."""
+    return ["setpriv", f"--reuid={name}", f"--regid={pwd.getpwnam(name).pw_gid}", "--init-groups", "--"]
 
 
 # --- ROT13, the reference ---------------------------------------------------------------------
@@ -281,6 +322,45 @@ def run(argv, timeout: float = DEADLINE, env=None, stdin=subprocess.DEVNULL, inp
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"{argv} did not finish within {timeout:.0f} s; stderr so far:\n"
                              f"{(e.stderr or b'').decode('utf-8', 'replace')}") from None
+
+
+# --- daemons reparented to this process -------------------------------------------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """--daemon forks twice: as a child subreaper, this process gets the daemon and can stop it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
+
+
+def children() -> set:
+    """Our children, the reparented daemons among them (zombies included until reaped)."""
+    pids = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.update(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            pass
+    return pids
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def pylaunchd_children() -> set:
+    return {pid for pid in children() if comm(pid) == "pylaunchd"}
 
 
 # --- clients ------------------------------------------------------------------------------------

@@ -3,24 +3,24 @@
 
 Who may connect (ACCESS_ROWS): on unix sockets pylaunchd reads the peer's credentials and serves
 its own uid only, unless --allow-uid / --allow-gid let another in. The other uid is the second
-local user, pylaunchd-test: its client runs under runuser. The socket file is made reachable
-(0755 directory, socket chmod 0666) on purpose, so what is tested is the launcher's own check,
-not file modes; the abstract-socket rows have no file mode at all.
+local user, pylaunchd-other (made by the fixture local_users): its client runs under runuser.
+The socket file is made reachable (0755 directory, socket chmod 0666) on purpose, so what is
+tested is the launcher's own check, not file modes; the abstract-socket rows have no file mode.
 
 What may run (STRICT_ROWS): like sshd's StrictModes, an agent file or a directory above it that
 another user could write, or that belongs to another user, is refused with exit 77 and a message
-naming the path and the fix; --no-strict-modes runs it anyway; root's sticky /tmp is fine.
+naming the path and the fix; --no-strict-modes runs it anyway; passing through root's sticky
+/tmp is fine, but the agent's own directory must be one nobody else can create files in.
 
 And the --listen socket file is created 0600 whatever the umask.
 """
 
+import grp
 import json
 import os
-import pwd
 import shutil
 import signal
 import stat
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -29,7 +29,9 @@ from typing import Optional
 import harness
 from harness import DEADLINE, EXIT_OK, rot13
 
-TEST_USER = "pylaunchd-test"
+#: The other local user, from the ctest fixture local_users (tests/users.py): its uid, gid and
+#: supplementary group all differ, so no row can pass by comparing the wrong one.
+TEST_USER = harness.OTHER_USER
 EXIT_AGENT_UNSAFE = 77  # launcher/exitcode.h
 
 #: Greets each connection first (so a refused client can tell EOF from "no answer yet"), then
@@ -82,18 +84,11 @@ print(json.dumps(out))
 
 
 def other_python() -> str:
-    """A python3 the other user can run: the test's own may live under root's home (pyenv)."""
-    for p in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
-        if os.access(p, os.X_OK):
-            return p
-    return shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    return harness.system_python()
 
 
 def other_user():
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        return None
+    return harness.local_user(TEST_USER)
 
 
 # --- who may connect ------------------------------------------------------------------------------
@@ -103,7 +98,7 @@ class AccessRow:
     name: str
     started: str          # "listen" (--listen unix:PATH), "abstract" (--listen unix:@NAME), "activated"
     options: tuple        # "{uid}" / "{gid}" stand for the other user's
-    client: str           # "other" (pylaunchd-test, through runuser) or "self" (this root process)
+    client: str           # "other" (pylaunchd-other, through runuser) or "self" (this root process)
     served: bool
 
 
@@ -114,6 +109,12 @@ ACCESS_ROWS = (
     AccessRow("allow_uid_of_someone_else", "listen", ("--allow-uid", "4242", "--allow-uid", "4243"), "other", False),
     AccessRow("allow_gid_of_another_group", "listen", ("--allow-gid", "4242"), "other", False),
     AccessRow("allow_both_second_matches", "listen", ("--allow-uid", "4242", "--allow-gid", "{gid}"), "other", True),
+    # Membership, as sshd's AllowGroups: a supplementary group counts, not only the primary gid.
+    AccessRow("other_uid_allowed_by_supplementary_gid", "listen", ("--allow-gid", "{team}"), "other", True),
+    AccessRow("abstract_allowed_by_supplementary_gid", "abstract", ("--allow-gid", "{team}"), "other", True),
+    # The other user's uid number given as a gid: no group of theirs, so refused (a check that
+    # compared the peer's uid with --allow-gid would let it in; uid and gid differ on purpose).
+    AccessRow("allow_gid_equal_to_the_peers_uid", "listen", ("--allow-gid", "{uid}"), "other", False),
     AccessRow("own_uid_served", "listen", (), "self", True),
     AccessRow("own_uid_served_with_allow_list", "listen", ("--allow-uid", "{uid}"), "self", True),
     # An abstract socket has no file mode: the credential check is all that stands in the way.
@@ -129,8 +130,6 @@ class WhoMayConnect(harness.E2ETestCase):
     def setUp(self):
         super().setUp()
         self.user = other_user()
-        if self.user is None:
-            self.skipTest(f"no local user {TEST_USER} to connect from")
         os.chmod(self.tmp, 0o755)  # the other user must reach the socket file
 
     def other_client(self, address: str, line: bytes) -> dict:
@@ -168,7 +167,8 @@ class WhoMayConnect(harness.E2ETestCase):
 
     def run_row(self, row: AccessRow) -> None:
         what = f"row {row.name}"
-        options = [o.format(uid=self.user.pw_uid, gid=self.user.pw_gid) for o in row.options]
+        team = grp.getgrnam(harness.TEAM_GROUP).gr_gid
+        options = [o.format(uid=self.user.pw_uid, gid=self.user.pw_gid, team=team) for o in row.options]
         server, address, listener_name = self.start_server(row, options)
         line = b"Only The Owner"
         got = (self.other_client if row.client == "other" else self.own_client)(address, line)
@@ -230,7 +230,7 @@ class StrictRow:
     dir_owner: str = "root"     # "root" or "other"
     file_mode: int = 0o644
     file_owner: str = "root"
-    file_group: str = "root"    # "root" (root's own private group) or "other" (pylaunchd-test's)
+    file_group: str = "root"    # "root" (root's own private group) or "other" (pylaunchd-other's)
     options: tuple = ()
     code: Optional[int] = None  # None: it serves
     culprit: str = ""           # "dir" or "file": the path the message must name
@@ -253,8 +253,11 @@ STRICT_ROWS = (
               culprit="dir", words=("belongs to uid {uid}, not to us or root",)),
     StrictRow("sticky_dir_of_another_uid", dir_mode=0o1777, dir_owner="other", code=EXIT_AGENT_UNSAFE,
               culprit="dir", words=("belongs to uid {uid}",)),
-    # A root-owned sticky directory, as /tmp: nobody else can replace what we own in it.
-    StrictRow("root_sticky_dir", dir_mode=0o1777),
+    # A root-owned sticky directory, as /tmp: nobody else can replace what we own in it, but anyone
+    # can create files beside the agent, which Python would import (json.py, a package Agent/).
+    StrictRow("root_sticky_dir", dir_mode=0o1777, code=EXIT_AGENT_UNSAFE, culprit="dir",
+              words=("is writable by everyone (mode 1777)", "others can create files in the agent's directory",
+                     "mkdir -m 700")),
     StrictRow("no_strict_modes_world_writable_dir", dir_mode=0o777, options=("--no-strict-modes",)),
     StrictRow("no_strict_modes_world_writable_file", file_mode=0o666, options=("--no-strict-modes",)),
     StrictRow("no_strict_modes_file_of_another_uid", file_owner="other", options=("--no-strict-modes",)),
@@ -268,8 +271,6 @@ class WhatMayRun(harness.E2ETestCase):
 
     def make_agent(self, row: StrictRow):
         """agent/Agent.py copied into TMP/ROW/Agent.py with the row's owners and modes."""
-        if "other" in (row.dir_owner, row.file_owner, row.file_group) and self.user is None:
-            self.skipTest(f"no local user {TEST_USER} to own the files")
         d = self.path(row.name)
         os.mkdir(d)
         agent = os.path.join(d, "Agent.py")
@@ -298,7 +299,7 @@ class WhatMayRun(harness.E2ETestCase):
         err = r.stderr.decode("utf-8", "replace")
         self.assertEqual(r.returncode, row.code, f"{what}: exit status; stderr:\n{err}")
         culprit = d if row.culprit == "dir" else agent
-        uid = self.user.pw_uid if self.user else -1
+        uid = self.user.pw_uid
         self.assertInStderr([f"refusing agent {agent}: {culprit} ", *(w.format(uid=uid) for w in row.words)], err,
                             what)
         self.assertFalse(os.path.exists(addr.path), f"{what}: nothing bound for a refused agent")

@@ -19,7 +19,6 @@ test_robustness.py hold the neighbouring cases (--listen refusals, one raising h
 """
 
 import os
-import pwd
 import resource
 import selectors
 import shlex
@@ -36,7 +35,7 @@ from harness import (DEADLINE, EXIT_ACTIVATION, EXIT_AGENT_BROKEN, EXIT_AGENT_MI
                      EXIT_OK, EXIT_USAGE, converse, rot13)
 
 #: The second local user, for the row where the agent is unreadable (root reads anything).
-TEST_USER = "pylaunchd-test"
+TEST_USER = harness.OWNER_USER
 
 #: Put the given fds at 3, 4, ... ("devnull" opens /dev/null there), then exec the rest of argv.
 #: dash cannot redirect from an fd above 9, and the test's sockets are usually above 9.
@@ -127,10 +126,7 @@ def fd_listing(pid: int) -> str:
 
 
 def test_user():
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        return None
+    return harness.local_user(TEST_USER)
 
 
 def raise_fd_limit(wanted: int) -> None:
@@ -290,9 +286,7 @@ class BrokenAgents(harness.E2ETestCase):
                                      if row.source is UNREADABLE else row.source)
         sockdir = self.tmp
         if row.source is UNREADABLE:
-            user = test_user()
-            if user is None:
-                self.skipTest(f"no user {TEST_USER}: root reads any file, so unreadable needs another user")
+            user = test_user()  # root reads any file, so unreadable needs another user
             # The launcher runs as TEST_USER: it must reach the binary, the agent's directory and
             # the socket's, all owned by it or root and not writable by others (StrictModes).
             os.chmod(self.tmp, 0o755)

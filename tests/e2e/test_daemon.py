@@ -21,7 +21,6 @@ each one the moment it exits (as init would, so `kill -0` in the init script tel
 its exit status is known, and every daemon a test started is stopped in addCleanup.
 """
 
-import ctypes
 import fcntl
 import os
 import re
@@ -44,7 +43,8 @@ CONTROL_AGENT = os.path.join(harness.AGENT_DIR, "Control.py")
 CONTROL_CLIENT = os.path.join(harness.AGENT_DIR, "control.py")
 
 #: A user that exists on the test machine; the tests run as root.
-TEST_USER = "pylaunchd-test"
+#: The user --user drops to: an ordinary user from the ctest fixture local_users.
+TEST_USER = harness.OWNER_USER
 
 LINE = b"The Quick Brown Fox, 1234!"
 
@@ -122,41 +122,7 @@ def handle(conn):
 SYNTAX_ERROR_AGENT = "import sys\nbroken = (\n"
 
 
-# --- this process as the daemons' reaper --------------------------------------------------------
-
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
-
-
-def children() -> set:
-    """Our children, the reparented daemons among them (zombies included until reaped)."""
-    pids = set()
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/children") as f:
-                pids.update(int(p) for p in f.read().split())
-        except FileNotFoundError:
-            pass
-    return pids
-
-
-def comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except FileNotFoundError:
-        return ""
-    return s[s.index("(") + 1:s.rindex(")")]
-
-
-def pylaunchd_children() -> set:
-    return {pid for pid in children() if comm(pid) == "pylaunchd"}
+# --- this process as the daemons' reaper: harness.become_subreaper(), harness.children() ---
 
 
 class Daemon:
@@ -274,9 +240,10 @@ def free_privileged_port() -> int:
     raise AssertionError("no free port below 1024 on 127.0.0.1")
 
 
-def converse_as(uid: int, gid: int, path: str, data: bytes) -> bytes:
-    """converse() on a unix socket from a child process running as uid:gid. Returns the answer;
-    raises AssertionError with the child's error when it could not connect."""
+def converse_as(uid: int, gid: int, path, data: bytes) -> bytes:
+    """converse() on a unix socket path (or a harness.Address) from a child process running as
+    uid:gid. Returns the answer; raises AssertionError with the child's error when it could not
+    connect."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no Python cleanup, no unittest, only _exit
@@ -286,9 +253,11 @@ def converse_as(uid: int, gid: int, path: str, data: bytes) -> bytes:
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            family, where = ((socket.AF_UNIX, path) if isinstance(path, str)
+                             else (path.family, path.sockaddr()))
+            with socket.socket(family, socket.SOCK_STREAM) as s:
                 s.settimeout(DEADLINE)
-                s.connect(path)
+                s.connect(where)
                 s.sendall(data)
                 s.shutdown(socket.SHUT_WR)
                 answer = b""
@@ -322,7 +291,7 @@ class DaemonTestCase(harness.E2ETestCase):
         self.addCleanup(self.sweep_leftovers)
 
     def sweep_leftovers(self):
-        for pid in pylaunchd_children() - set(self.daemons):
+        for pid in harness.pylaunchd_children() - set(self.daemons):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -336,7 +305,7 @@ class DaemonTestCase(harness.E2ETestCase):
         """Track a daemon reparented to us: reaped when it exits, stopped at cleanup."""
         if pid in self.daemons:
             return self.daemons[pid]
-        self.assertIn(pid, children(), f"{what}: the daemon (pid {pid}) should have been reparented to this "
+        self.assertIn(pid, harness.children(), f"{what}: the daemon (pid {pid}) should have been reparented to this "
                                        "test process, a child subreaper")
         d = Daemon(pid)
         self.daemons[pid] = d
@@ -345,7 +314,7 @@ class DaemonTestCase(harness.E2ETestCase):
 
     def adopt_new(self, what: str) -> list:
         """Every pylaunchd reparented to us since the last look."""
-        return [self.adopt(pid, what) for pid in sorted(pylaunchd_children() - set(self.daemons))]
+        return [self.adopt(pid, what) for pid in sorted(harness.pylaunchd_children() - set(self.daemons))]
 
     def launcher(self, options, agent=ROT13_AGENT, agent_args=(), core=None, ctty=None, umask=-1, cwd=None,
                  pass_fds=(), env=None, argv=None, one_cpu=False) -> subprocess.CompletedProcess:
@@ -660,11 +629,7 @@ class Files(DaemonTestCase):
 class User(DaemonTestCase):
     def setUp(self):
         super().setUp()
-        import pwd
-        try:
-            pw = pwd.getpwnam(TEST_USER)
-        except KeyError:
-            self.fail(f"the test user {TEST_USER} does not exist")
+        pw = harness.local_user(TEST_USER)
         if os.geteuid() != 0:
             self.fail("the --user scenarios need to run as root")
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
@@ -691,7 +656,9 @@ class User(DaemonTestCase):
         addr = harness.Address.tcp("127.0.0.1", port)
         pidfile = os.path.join(self.run_dir, "agent.pid")
         _, d = self.start_daemon(["--user", TEST_USER, "--listen", addr.listen_arg()], self.agent, pidfile=pidfile)
-        self.assertServesAtOnce(addr, f"--user on privileged port {port}")
+        # Its client is its user: on loopback TCP too, a per-user agent answers only its owner.
+        self.assertEqual(converse_as(self.uid, self.gid, addr, LINE + b"\n"), rot13(LINE) + b"\n",
+                         f"--user on privileged port {port}: the user's client is answered")
         self.assertRunsAsUser(d)
         self.stop_via_pidfile(pidfile, d, "stopping the --user daemon")
         self.assertFalse(os.path.exists(pidfile), "the pidfile in the user's run directory is removed")
@@ -716,18 +683,19 @@ class User(DaemonTestCase):
         self.stop_via_pidfile(pidfile, d, "stopping the --user daemon")
         self.assertFalse(os.path.exists(sock), "the socket is removed at exit")
 
-    def test_pidfile_in_a_sticky_directory_removed_at_exit(self):
-        # /tmp-like: in a sticky directory only a file's owner may remove it, which is why the
-        # launcher hands the pidfile it opened as root to the --user (daemon.c, drop_privileges).
-        sticky = self.path("sticky")
-        os.mkdir(sticky)
-        os.chmod(sticky, 0o1777)
-        pidfile = os.path.join(sticky, "agent.pid")
+    def test_pidfile_handed_to_the_user_and_removed_at_exit(self):
+        # The launcher hands the pidfile it opened as root to the --user (daemon.c,
+        # drop_privileges), so the daemon can remove it at exit. This used to run in a sticky
+        # directory (/tmp-like, where only a file's owner may remove it); a pidfile there is now
+        # refused, since another user could plant a link at its name first (test_attack_paths.py),
+        # so it runs in the user's own run directory, as rc.d makes it.
+        pidfile = os.path.join(self.run_dir, "agent.pid")
         log = self.path("daemon.log")
         addr = harness.Address.tcp("127.0.0.1", harness.free_tcp_port())
         _, d = self.start_daemon(["--user", TEST_USER, "--listen", addr.listen_arg(), "--log", log], self.agent,
                                  pidfile=pidfile)
         self.assertRunsAsUser(d)
+        self.assertEqual(os.stat(pidfile).st_uid, self.uid, "the pidfile is handed to the --user")
         self.stop_via_pidfile(pidfile, d, "stopping the --user daemon")
         if os.path.exists(pidfile):
             st = os.stat(pidfile)
@@ -899,5 +867,5 @@ class InitScript(DaemonTestCase):
 
 
 if __name__ == "__main__":
-    become_subreaper()
+    harness.become_subreaper()
     harness.main()

@@ -4,7 +4,7 @@
 notify()/status() with a real notify socket (the test binds the AF_UNIX datagram socket that
 NOTIFY_SOCKET names and reads what arrives: READY=1, STATUS=, STOPPING=1, WATCHDOG=1, a failed
 start's STATUS=Failed and ERRNO=); peer() against clients whose pid, uid and gid the test knows,
-one of them another local user (pylaunchd-test, through runuser); listeners(), started_by,
+one of them another local user (pylaunchd-other, through runuser); listeners(), started_by,
 idle_timeout and version; JournalHandler's "<N>" priority prefixes when stderr is the journal
 (JOURNAL_STREAM names it) and plain lines otherwise; and that importing pylaunchd imports none
 of logging, socket or enum.
@@ -13,7 +13,6 @@ of logging, socket or enum.
 import errno
 import json
 import os
-import pwd
 import signal
 import socket
 import time
@@ -262,7 +261,7 @@ class FailedStart(harness.E2ETestCase):
 
 class Watchdog(NotifyCase):
     """WATCHDOG_USEC: the launcher pings WATCHDOG=1 at half the interval, if WATCHDOG_PID (when
-    set) is its own pid; the variables do not reach the agent."""
+    set) is its own pid; neither these variables nor NOTIFY_SOCKET reach the agent."""
 
     def check_pings(self, proc):
         ready = self.notify.wait_for_line("READY=1", proc)
@@ -270,8 +269,8 @@ class Watchdog(NotifyCase):
         span = self.notify.times[pings[-1]] - self.notify.times[pings[0]]
         self.assertLess(span / 10, WATCHDOG_USEC / 1e6,
                         f"pings come more often than WATCHDOG_USEC on average: 10 intervals took {span:.2f} s")
-        self.assertEqual(self.command("env"), ["NOTIFY_SOCKET"],
-                         "WATCHDOG_USEC and WATCHDOG_PID are unset before the agent runs")
+        self.assertEqual(self.command("env"), [],
+                         "WATCHDOG_USEC, WATCHDOG_PID and NOTIFY_SOCKET are unset before the agent runs")
 
     def test_watchdog_pid_unset(self):
         server = self.serve_listen(self.agent, listen=[self.addr],
@@ -297,7 +296,7 @@ class Watchdog(NotifyCase):
             time.sleep(0.02)
         self.assertEqual([m for m in self.notify.messages[ready:] if "WATCHDOG=1" in m], [],
                          "WATCHDOG_PID names another process: the watchdog is not ours")
-        self.assertEqual(self.command("env"), ["NOTIFY_SOCKET"])
+        self.assertEqual(self.command("env"), [], "nor does NOTIFY_SOCKET, though the launcher notifies")
 
 
 # --- peer() -------------------------------------------------------------------------------------
@@ -334,7 +333,7 @@ while chunk := s.recv(65536):
 print(json.dumps({"me": [os.getpid(), os.getuid(), os.getgid()], "reply": data.decode()}))
 """
 
-TEST_USER = "pylaunchd-test"
+TEST_USER = harness.OTHER_USER
 
 
 class Peer(harness.E2ETestCase):
@@ -366,10 +365,7 @@ class Peer(harness.E2ETestCase):
     def other_user(self):
         if os.geteuid() != 0:
             self.skipTest("runuser needs root to run a client as another user")
-        try:
-            user = pwd.getpwnam(TEST_USER)
-        except KeyError:
-            self.fail(f"the second local user {TEST_USER!r} does not exist")
+        user = harness.local_user(TEST_USER)
         os.chmod(self.tmp, 0o755)  # the other user must reach the socket file
         return user
 

@@ -125,8 +125,10 @@ class Kinds(harness.E2ETestCase):
         return json.loads(report), client_name
 
     def check_connection(self, d: dict, family: int, type_: int, listener: list):
+        # A datagram socket is a Datagram: a Connection whose recv*() check each sender.
+        cls = "Datagram" if type_ == socket.SOCK_DGRAM else "Connection"
         self.assertEqual((d["class"], d["module"], d["connection"], d["pipe"]),
-                         ("Connection", "pylaunchd", True, False), "handle() gets a pylaunchd.Connection")
+                         (cls, "pylaunchd", True, False), f"handle() gets a pylaunchd.{cls}")
         self.assertEqual((d["family"], d["type"]), (family, type_))
         self.assertTrue(d["int_family"] and d["int_type"], "family and type are plain ints")
         self.assertIsNone(d["timeout"], "a blocking connection")

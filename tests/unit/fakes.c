@@ -54,9 +54,9 @@ static int fake_activate_socket(const char *name, int **ret_fds, size_t *ret_cou
         return ENOENT;
 }
 
-static int fake_sd_notify(int unset_environment, const char *state) {
+static int fake_sd_notify(const struct notify_address *address, const char *state) {
         fake_notify.calls++;
-        fake_notify.unset_environment = unset_environment;
+        fake_notify.address = *address;
         snprintf(fake_notify.last, sizeof fake_notify.last, "%s", state);
         return fake_notify.ret;
 }

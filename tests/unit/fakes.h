@@ -30,11 +30,11 @@ struct fake_launchd {
         size_t n_calls;
 };
 
-/* sd_notify(): returns ret, keeps the last state sent. */
+/* The notify sender: returns ret, keeps the last state sent and the address it went to. */
 struct fake_notify {
         int ret;
         int calls;
-        int unset_environment;
+        struct notify_address address;
         char last[2048];
 };
 

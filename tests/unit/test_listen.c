@@ -44,7 +44,7 @@ START_TEST(unix_path) {
         struct stat st;
         int fd, c;
 
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         /* The process umask is put back; the file is 0600 whatever the umask was. */
         ck_assert_int_eq(umask(old), 0);
         ck_assert_uint_eq(set.n, 1);
@@ -77,7 +77,7 @@ START_TEST(stale_socket_replaced) {
         ck_assert_int_ge(dead, 0);
         close(dead); /* the file stays, nobody behind it */
         ck_assert(exists(path));
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         c = unit_connect_unix(path);
         ck_assert_msg(c >= 0, "the new socket does not answer: %s", strerror(-c));
         close(c);
@@ -91,7 +91,7 @@ START_TEST(live_socket_kept) {
         int live = unit_unix_listener(SOCK_STREAM, path), c, accepted;
 
         ck_assert_int_ge(live, 0);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), -EADDRINUSE);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EADDRINUSE);
         ck_assert_uint_eq(set.n, 0);
         ck_assert_msg(exists(path), "a live socket file was removed");
         /* Still the other server's: a client reaches it. */
@@ -134,7 +134,7 @@ START_TEST(live_socket_with_full_backlog) {
                 /* Check's own SIGALRM handler (inherited) would kill the whole test: not ours. */
                 signal(SIGALRM, SIG_DFL);
                 alarm(2);
-                _exit(activation_listen(&a, 1, 16, &set) == -EADDRINUSE ? 0 : 1);
+                _exit(activation_listen(&a, 1, 16, geteuid(), &set) == -EADDRINUSE ? 0 : 1);
         }
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(!(WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM),
@@ -162,7 +162,7 @@ START_TEST(relative_path_after_chdir) {
         snprintf(bound, sizeof bound, "%s/rel.sock", bound_dir);
         snprintf(other, sizeof other, "%s/rel.sock", other_dir);
         ck_assert_int_eq(chdir(bound_dir), 0);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         ck_assert(exists(bound));
         ck_assert_int_eq(chdir(other_dir), 0);
         unit_write_file("rel.sock", "not a socket, not ours");
@@ -183,7 +183,7 @@ START_TEST(regular_file_untouched) {
 
         unit_write_file(path, "precious");
         ck_assert_int_eq(chmod(path, 0640), 0);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), -EEXIST);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EEXIST);
         ck_assert_uint_eq(set.n, 0);
         ck_assert_int_eq(lstat(path, &st), 0);
         ck_assert(S_ISREG(st.st_mode));
@@ -195,15 +195,91 @@ START_TEST(regular_file_untouched) {
 }
 END_TEST
 
+/* A link at the path is refused as unsafe (exit 77), never followed nor removed. */
 START_TEST(symlink_untouched) {
         struct address a = address("unix:", path);
         struct listener_set set = {};
         struct stat st;
 
         ck_assert_int_eq(symlink("/nonexistent/target.sock", path), 0);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), -EEXIST);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EPERM);
         ck_assert_int_eq(lstat(path, &st), 0);
         ck_assert(S_ISLNK(st.st_mode));
+}
+END_TEST
+
+/* Another user's socket file, even one nobody serves, is theirs: refused, not removed. */
+START_TEST(stale_socket_of_another_user_kept) {
+        struct address a = address("unix:", path);
+        struct listener_set set = {};
+        struct stat st;
+        int dead = unit_unix_listener(SOCK_STREAM, path);
+
+        ck_assert_int_ge(dead, 0);
+        close(dead);
+        ck_assert_int_eq(chown(path, 4242, 4242), 0);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EPERM);
+        ck_assert_uint_eq(set.n, 0);
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        ck_assert_uint_eq(st.st_uid, 4242);
+        /* For --user 4242 (root starting a daemon that becomes 4242), it is ours: replaced. */
+        ck_assert_int_eq(activation_listen(&a, 1, 16, 4242, &set), 1);
+        listener_set_free(&set);
+}
+END_TEST
+
+/* A directory everyone can write (not sticky): someone could put their file at the name first. */
+START_TEST(unsafe_directory_refused) {
+        struct address a[2];
+        struct listener_set set = {};
+        char d[256], sock[300], fifo[300];
+
+        snprintf(d, sizeof d, "%s/open", unit_tmpdir());
+        ck_assert_int_eq(mkdir(d, 0700), 0);
+        ck_assert_int_eq(chmod(d, 0777), 0);
+        snprintf(sock, sizeof sock, "%s/agent.sock", d);
+        snprintf(fifo, sizeof fifo, "%s/ctl", d);
+        a[0] = address("unix:", sock);
+        a[1] = address("fifo:", fifo);
+        ck_assert_int_eq(activation_listen(&a[0], 1, 16, geteuid(), &set), -EPERM);
+        ck_assert_int_eq(activation_listen(&a[1], 1, 16, geteuid(), &set), -EPERM);
+        ck_assert_uint_eq(set.n, 0);
+        ck_assert(!exists(sock) && !exists(fifo));
+        /* Root's sticky directory (/tmp) is fine for both: bind() and mkfifo() only make new names. */
+        ck_assert_int_eq(chmod(d, 01777), 0);
+        ck_assert_int_eq(activation_listen(a, 2, 16, geteuid(), &set), 2);
+        listener_set_free(&set);
+}
+END_TEST
+
+/* fifo: on another user's FIFO (the attacker's, 0666): refused, not opened. */
+START_TEST(fifo_of_another_user_refused) {
+        struct address a;
+        struct listener_set set = {};
+        char fifo[300];
+
+        snprintf(fifo, sizeof fifo, "%s/ctl", unit_tmpdir());
+        ck_assert_int_eq(mkfifo(fifo, 0666), 0);
+        ck_assert_int_eq(chown(fifo, 4242, 4242), 0);
+        ck_assert_int_eq(chmod(fifo, 0666), 0);
+        a = address("fifo:", fifo);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EPERM);
+        ck_assert_uint_eq(set.n, 0);
+        ck_assert(exists(fifo));
+}
+END_TEST
+
+/* The socket file bind() made is remembered, for handing it to --user (daemon.c). */
+START_TEST(socket_file_remembered) {
+        struct address a = address("unix:", path);
+        struct listener_set set = {};
+        struct stat st;
+
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(set.v[0].file_dev == st.st_dev && set.v[0].file_ino == st.st_ino);
+        listener_set_free(&set);
 }
 END_TEST
 
@@ -214,7 +290,7 @@ START_TEST(missing_directory) {
 
         snprintf(p, sizeof p, "%s/no/such/dir/agent.sock", unit_tmpdir());
         a = address("unix:", p);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), -ENOENT);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -ENOENT);
         ck_assert_uint_eq(set.n, 0);
 }
 END_TEST
@@ -228,7 +304,7 @@ START_TEST(abstract_name) {
 
         snprintf(name, sizeof name, "pylaunchd-unit-%d", (int)getpid());
         a = address("unix:@", name);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         ck_assert_ptr_null(set.v[0].unlink_path);
         ck_assert_msg(!exists(a.path), "abstract name created a file '%s'", a.path);
         /* Reachable under exactly that name: leading NUL, no trailing one. */
@@ -256,7 +332,7 @@ START_TEST(tcp_loopback_any_port) {
         struct listener_set set = {};
         int c;
 
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         ck_assert_str_eq(set.v[0].name, "tcp:127.0.0.1:0");
         ck_assert_int_eq(set.v[0].info.family, AF_INET);
         ck_assert_int_eq(set.v[0].info.role, SOCK_ROLE_LISTENING);
@@ -280,7 +356,7 @@ START_TEST(tcp_v6_loopback) {
         if (probe < 0)
                 return; /* no IPv6 here */
         close(probe);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         ck_assert_str_eq(set.v[0].name, "tcp:[::1]:0");
         ck_assert_int_eq(set.v[0].info.family, AF_INET6);
         listener_set_free(&set);
@@ -297,7 +373,7 @@ START_TEST(tcp_v6_any_is_v6_only) {
         if (probe < 0)
                 return; /* no IPv6 here */
         close(probe);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), 1);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), 1);
         ck_assert_str_eq(set.v[0].name, "tcp:[::]:0");
         ck_assert_int_eq(getsockopt(set.v[0].fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len), 0);
         ck_assert_int_eq(v6only, 1);
@@ -312,7 +388,7 @@ START_TEST(tcp_port_in_use) {
 
         ck_assert_int_ge(other, 0);
         a.port = (uint16_t)bound_port(other);
-        ck_assert_int_eq(activation_listen(&a, 1, 16, &set), -EADDRINUSE);
+        ck_assert_int_eq(activation_listen(&a, 1, 16, geteuid(), &set), -EADDRINUSE);
         ck_assert_uint_eq(set.n, 0);
         close(other);
 }
@@ -322,7 +398,7 @@ START_TEST(several_addresses) {
         struct address a[2] = { address("unix:", path), { .kind = ADDRESS_TCP, .host = "127.0.0.1" } };
         struct listener_set set = {};
 
-        ck_assert_int_eq(activation_listen(a, 2, 16, &set), 2);
+        ck_assert_int_eq(activation_listen(a, 2, 16, geteuid(), &set), 2);
         ck_assert_int_eq(set.v[0].info.family, AF_UNIX);
         ck_assert_int_eq(set.v[1].info.family, AF_INET);
         listener_set_free(&set);
@@ -338,7 +414,7 @@ START_TEST(second_address_fails) {
 
         snprintf(p, sizeof p, "%s/missing/agent.sock", unit_tmpdir());
         a[1] = address("unix:", p);
-        ck_assert_int_lt(activation_listen(a, 2, 16, &set), 0);
+        ck_assert_int_lt(activation_listen(a, 2, 16, geteuid(), &set), 0);
         listener_set_free(&set);
         ck_assert_msg(!exists(path), "%s left behind after a failed --listen", path);
 }
@@ -358,6 +434,10 @@ static Suite *listen_suite(void) {
         tcase_add_test(tc, regular_file_untouched);
         tcase_add_test(tc, symlink_untouched);
         tcase_add_test(tc, missing_directory);
+        tcase_add_test(tc, stale_socket_of_another_user_kept);
+        tcase_add_test(tc, unsafe_directory_refused);
+        tcase_add_test(tc, fifo_of_another_user_refused);
+        tcase_add_test(tc, socket_file_remembered);
         tcase_add_test(tc, abstract_name);
         suite_add_tcase(s, tc);
 

@@ -1,9 +1,17 @@
-/* test_notify.c: notify.c through the seam (a recording sd_notify), then the real one on a socket. */
+/* test_notify.c: notify.c through the seam (a recording sender), NOTIFY_SOCKET's forms, and the
+ * in-tree sender on real sockets, byte for byte against libsystemd's sd_notify. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/vm_sockets.h>
+#endif
+
+#include "sdnotify.h"
 
 #include "fakes.h"
 #include "notify.h"
@@ -11,11 +19,13 @@
 
 #define N_ROWS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+#define FAKE_NOTIFY_SOCKET "/run/pylaunchd-unit/notify"
+
 static void setup(void) {
         fake_reset();
         unsetenv("WATCHDOG_USEC");
         unsetenv("WATCHDOG_PID");
-        unsetenv("NOTIFY_SOCKET");
+        setenv("NOTIFY_SOCKET", FAKE_NOTIFY_SOCKET, 1);
 }
 
 enum pid_is { PID_UNSET, PID_OURS, PID_OTHER, PID_GARBAGE };
@@ -63,10 +73,35 @@ START_TEST(send_formats_and_passes_result) {
         ck_assert_int_eq(notify_send("READY=1\nSTATUS=Serving %s", "Agent.py"), 1);
         ck_assert_int_eq(fake_notify.calls, 1);
         ck_assert_str_eq(fake_notify.last, "READY=1\nSTATUS=Serving Agent.py");
-        /* NOTIFY_SOCKET stays: READY is not the last thing we send. */
-        ck_assert_int_eq(fake_notify.unset_environment, 0);
-        fake_notify.ret = 0;
-        ck_assert_int_eq(notify_send("STOPPING=1"), 0);
+        ck_assert_str_eq(((struct sockaddr_un *)&fake_notify.address.ss)->sun_path, FAKE_NOTIFY_SOCKET);
+        fake_notify.ret = -EIO;
+        ck_assert_int_eq(notify_send("STOPPING=1"), -EIO);
+}
+END_TEST
+
+/* Read once and removed at once, before Python starts: the agent and its children must never
+ * speak for the service (READY=1, STOPPING=1, MAINPID=). Sending still works afterwards. */
+START_TEST(notify_socket_unset_at_init) {
+        notify_init(&fake_ops_notify);
+        ck_assert_msg(!getenv("NOTIFY_SOCKET"), "NOTIFY_SOCKET still set after notify_init");
+        fake_notify.ret = 1;
+        ck_assert_int_eq(notify_send("READY=1"), 1);
+        ck_assert_int_eq(fake_notify.calls, 1);
+}
+END_TEST
+
+/* A NOTIFY_SOCKET that is not an address: a warning, nothing sent, and still unset. */
+START_TEST(notify_socket_invalid) {
+        const char *err;
+
+        setenv("NOTIFY_SOCKET", "relative/path", 1);
+        unit_capture_begin(STDERR_FILENO);
+        notify_init(&fake_ops_notify);
+        err = unit_capture_end(STDERR_FILENO);
+        ck_assert_msg(strstr(err, "NOTIFY_SOCKET=relative/path is not an address"), "warning: '%s'", err);
+        ck_assert_msg(!getenv("NOTIFY_SOCKET"), "NOTIFY_SOCKET still set");
+        ck_assert_int_eq(notify_send("READY=1"), 0);
+        ck_assert_int_eq(fake_notify.calls, 0);
 }
 END_TEST
 
@@ -104,28 +139,165 @@ START_TEST(no_manager) {
         notify_init(&none);
         ck_assert_int_eq(notify_send("READY=1"), 0);
         ck_assert_int_eq(fake_notify.calls, 0);
+        /* A sender, but no NOTIFY_SOCKET: not started as a notify service. */
+        setenv("NOTIFY_SOCKET", FAKE_NOTIFY_SOCKET, 1);
+        unsetenv("NOTIFY_SOCKET");
+        notify_init(&fake_ops_notify);
+        ck_assert_int_eq(notify_send("READY=1"), 0);
+        ck_assert_int_eq(fake_notify.calls, 0);
 }
 END_TEST
 
-/* The real sd_notify, to a datagram socket standing in for systemd's. */
-START_TEST(real_sd_notify) {
-        char path[160], buf[256];
-        ssize_t n;
-        int fd;
+/* NOTIFY_SOCKET's forms (sd_notify(3)), parsed without I/O. */
+static const struct notify_row {
+        const char *in;
+        int rc;
+        int family, type;
+        socklen_t len;      /* for unix: offsetof(sun_path) + this */
+        unsigned cid, port; /* vsock */
+} notify_rows[] = {
+        { "/run/user/1000/systemd/notify", 0, AF_UNIX, SOCK_DGRAM, sizeof "/run/user/1000/systemd/notify", 0, 0 },
+        { "@/org/freedesktop/systemd1/notify/123", 0, AF_UNIX, SOCK_DGRAM, sizeof "@/org/freedesktop/systemd1/notify/123" - 1, 0, 0 },
+        { "/x", 0, AF_UNIX, SOCK_DGRAM, 3, 0, 0 },
+        { "@x", 0, AF_UNIX, SOCK_DGRAM, 2, 0, 0 },
+        { "/", -EINVAL, 0, 0, 0, 0, 0 },
+        { "@", -EINVAL, 0, 0, 0, 0, 0 },
+        { "", -EINVAL, 0, 0, 0, 0, 0 },
+        { "relative", -EINVAL, 0, 0, 0, 0, 0 },
+        { "unix:/run/x", -EINVAL, 0, 0, 0, 0, 0 },
+#ifdef AF_VSOCK
+        { "vsock:2:1234", 0, AF_VSOCK, 0, 0, 2, 1234 },
+        { "vsock:host:1", 0, AF_VSOCK, 0, 0, VMADDR_CID_HOST, 1 },
+        { "vsock:hypervisor:0", 0, AF_VSOCK, 0, 0, VMADDR_CID_HYPERVISOR, 0 },
+        { "vsock:local:7", 0, AF_VSOCK, 0, 0, 1, 7 },
+        { "vsock-dgram:3:9", 0, AF_VSOCK, SOCK_DGRAM, 0, 3, 9 },
+        { "vsock-seqpacket:3:9", 0, AF_VSOCK, SOCK_SEQPACKET, 0, 3, 9 },
+        { "vsock-stream:4294967294:4294967294", 0, AF_VSOCK, SOCK_STREAM, 0, 4294967294u, 4294967294u },
+        { "vsock:4294967295:1", -EINVAL, 0, 0, 0, 0, 0 }, /* VMADDR_CID_ANY names nobody */
+        { "vsock:2:4294967295", -EINVAL, 0, 0, 0, 0, 0 }, /* VMADDR_PORT_ANY */
+        { "vsock:2", -EINVAL, 0, 0, 0, 0, 0 },
+        { "vsock::1", -EINVAL, 0, 0, 0, 0, 0 },
+        { "vsock:x:1", -EINVAL, 0, 0, 0, 0, 0 },
+        { "vsock:2:", -EINVAL, 0, 0, 0, 0, 0 },
+        { "vsock:-1:1", -EINVAL, 0, 0, 0, 0, 0 },
+        { "vsock-raw:2:1", -EINVAL, 0, 0, 0, 0, 0 },
+#endif
+};
 
-        snprintf(path, sizeof path, "%s/notify", unit_tmpdir());
-        fd = unit_unix_bound(SOCK_DGRAM, path);
-        ck_assert_int_ge(fd, 0);
+START_TEST(notify_socket_table) {
+        const struct notify_row *row = &notify_rows[_i];
+        struct notify_address a = { .type = 12345 };
+        char what[128];
+        int rc = parse_notify_socket(row->in, &a);
+
+        snprintf(what, sizeof what, "NOTIFY_SOCKET '%s'", row->in);
+        ROW_INT(what, rc, row->rc);
+        if (rc < 0) {
+                ROW_INT(what, a.type, 12345); /* untouched */
+                return;
+        }
+        ROW_INT(what, a.ss.ss_family, row->family);
+        ROW_INT(what, a.type, row->type);
+        if (row->family == AF_UNIX) {
+                const struct sockaddr_un *un = (const struct sockaddr_un *)&a.ss;
+                ROW_INT(what, a.len, offsetof(struct sockaddr_un, sun_path) + row->len);
+                ROW_INT(what, un->sun_path[0], row->in[0] == '@' ? 0 : '/');
+                ck_assert_msg(memcmp(un->sun_path + 1, row->in + 1, strlen(row->in) - 1) == 0, "%s: path", what);
+        }
+#ifdef AF_VSOCK
+        if (row->family == AF_VSOCK) {
+                const struct sockaddr_vm *vm = (const struct sockaddr_vm *)&a.ss;
+                ROW_INT(what, vm->svm_cid, row->cid);
+                ROW_INT(what, vm->svm_port, row->port);
+                ROW_INT(what, a.len, sizeof *vm);
+        }
+#endif
+}
+END_TEST
+
+/* The in-tree sender and libsystemd's sd_notify, each to its own datagram socket standing in for
+ * systemd's, path and abstract: the same bytes arrive, and neither leaves NOTIFY_SOCKET behind
+ * in our environment. */
+static void receive(int fd, char *buf, size_t size) {
+        ssize_t n = recv(fd, buf, size - 1, MSG_DONTWAIT);
+
+        ck_assert_msg(n > 0, "nothing received (%zd)", n);
+        buf[n] = '\0';
+}
+
+static void compare_with_libsystemd(const char *ours_addr, int ours_fd, const char *ref_addr, int ref_fd) {
+        static const char *const states[] = { "READY=1", "READY=1\nSTATUS=Serving Agent.py on 'rot13.sock'",
+                                              "STATUS=caf\xc3\xa9 \xe2\x9c\x93", "WATCHDOG=1", "STOPPING=1\nSTATUS=Stopped",
+                                              "ERRNO=8\nSTATUS=Failed: x" };
+        char got[2048], want[2048];
+
+        setenv("NOTIFY_SOCKET", ours_addr, 1);
+        notify_init(&activation_ops_real);
+        ck_assert_msg(!getenv("NOTIFY_SOCKET"), "NOTIFY_SOCKET still set");
+        for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+                ck_assert_int_gt(notify_send("%s", states[i]), 0);
+                receive(ours_fd, got, sizeof got);
+                setenv("NOTIFY_SOCKET", ref_addr, 1);
+                ck_assert_int_gt(sd_notify(1, states[i]), 0);
+                receive(ref_fd, want, sizeof want);
+                ck_assert_str_eq(got, want);
+                ck_assert_str_eq(got, states[i]);
+        }
+}
+
+START_TEST(real_send_path) {
+        char ours[160], ref[160];
+        int a, b;
+
+        snprintf(ours, sizeof ours, "%s/ours", unit_tmpdir());
+        snprintf(ref, sizeof ref, "%s/libsystemd", unit_tmpdir());
+        a = unit_unix_bound(SOCK_DGRAM, ours);
+        b = unit_unix_bound(SOCK_DGRAM, ref);
+        ck_assert_int_ge(a, 0);
+        ck_assert_int_ge(b, 0);
+        unsetenv("NOTIFY_SOCKET");
         notify_init(&activation_ops_real);
         ck_assert_int_eq(notify_send("READY=1"), 0); /* no NOTIFY_SOCKET: nobody to tell */
+        compare_with_libsystemd(ours, a, ref, b);
+        close(a);
+        close(b);
+}
+END_TEST
+
+static int abstract_bound(const char *name) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        size_t len = strlen(name);
+
+        ck_assert_int_ge(fd, 0);
+        memcpy(sa.sun_path, name, len);
+        sa.sun_path[0] = '\0';
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)), 0);
+        return fd;
+}
+
+START_TEST(real_send_abstract) {
+        char ours[96], ref[96];
+        int a, b;
+
+        snprintf(ours, sizeof ours, "@pylaunchd-unit-ours-%d", (int)getpid());
+        snprintf(ref, sizeof ref, "@pylaunchd-unit-ref-%d", (int)getpid());
+        a = abstract_bound(ours);
+        b = abstract_bound(ref);
+        compare_with_libsystemd(ours, a, ref, b);
+        close(a);
+        close(b);
+}
+END_TEST
+
+/* Nobody at the address: an error, not a hang or a crash. */
+START_TEST(real_send_nobody_listens) {
+        char path[160];
+
+        snprintf(path, sizeof path, "%s/nobody", unit_tmpdir());
         setenv("NOTIFY_SOCKET", path, 1);
-        ck_assert_int_gt(notify_send("READY=1\nSTATUS=Serving %d", 42), 0);
-        n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-        ck_assert_int_gt(n, 0);
-        buf[n] = '\0';
-        ck_assert_str_eq(buf, "READY=1\nSTATUS=Serving 42");
-        ck_assert_str_eq(getenv("NOTIFY_SOCKET"), path);
-        close(fd);
+        notify_init(&activation_ops_real);
+        ck_assert_int_lt(notify_send("READY=1"), 0);
 }
 END_TEST
 
@@ -139,7 +311,12 @@ static Suite *notify_suite(void) {
         tcase_add_test(tc, send_truncates_long_state);
         tcase_add_test(tc, send_error_logged_once);
         tcase_add_test(tc, no_manager);
-        tcase_add_test(tc, real_sd_notify);
+        tcase_add_test(tc, notify_socket_unset_at_init);
+        tcase_add_test(tc, notify_socket_invalid);
+        tcase_add_loop_test(tc, notify_socket_table, 0, N_ROWS(notify_rows));
+        tcase_add_test(tc, real_send_path);
+        tcase_add_test(tc, real_send_abstract);
+        tcase_add_test(tc, real_send_nobody_listens);
         suite_add_tcase(s, tc);
         return s;
 }

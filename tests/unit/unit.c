@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -206,4 +208,68 @@ const char *unit_capture_end(int fd) {
         capture_saved[fd] = capture_tmp[fd] = -1;
         text[n > 0 ? n : 0] = '\0';
         return text;
+}
+
+struct unit_child unit_child_spawn(void (*fn)(int ctl, const void *arg), const void *arg) {
+        struct unit_child c;
+        int sv[2];
+
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        c.pid = fork();
+        ck_assert_int_ge(c.pid, 0);
+        if (c.pid == 0) {
+                close(sv[0]);
+                fn(sv[1], arg);
+                _exit(0);
+        }
+        close(sv[1]);
+        c.ctl = sv[0];
+        return c;
+}
+
+void unit_become(uid_t uid, gid_t gid) {
+        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                _exit(90);
+}
+
+void unit_child_say(int ctl, char c) {
+        if (write(ctl, &c, 1) != 1)
+                _exit(91);
+}
+
+char unit_child_hear(int ctl) {
+        char c = 0;
+        return read(ctl, &c, 1) == 1 ? c : 0;
+}
+
+void unit_child_expect(struct unit_child *c, char want) {
+        char got = unit_child_hear(c->ctl);
+        ck_assert_msg(got == want, "the child said '%c', expected '%c'", got ? got : '0', want);
+}
+
+void unit_child_tell(struct unit_child *c) {
+        ck_assert_int_eq(write(c->ctl, "g", 1), 1);
+}
+
+void unit_child_finish(struct unit_child *c) {
+        int status;
+
+        close(c->ctl);
+        ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: status 0x%x", status);
+}
+
+socklen_t unit_sockname(int fd, struct sockaddr_storage *ss) {
+        socklen_t len = sizeof *ss;
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)ss, &len), 0);
+        return len;
+}
+
+int unit_count_fds(void) {
+        int n = 0;
+
+        for (int fd = 0; fd < 1024; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                        n++;
+        return n;
 }
