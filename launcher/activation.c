@@ -93,7 +93,7 @@ void listener_set_free(struct listener_set *set) {
         *set = (struct listener_set){};
 }
 
-static void usage_no_sockets(void) {
+void activation_explain_none(void) {
         log_error("no sockets to serve: this process was not socket-activated and no --listen was given.\n"
                   "Run it in one of three ways:\n"
                   "  systemd:  systemd-socket-activate -l /run/user/$UID/agent.sock pylaunchd AGENT.py\n"
@@ -176,6 +176,5 @@ static int activation_checkin_one(const struct options *opts, const struct activ
                 set->origin = ORIGIN_INETD;
                 return EXIT_OK;
         }
-        usage_no_sockets();
-        return EXIT_USAGE;
+        return ACTIVATION_NONE;
 }

@@ -47,10 +47,17 @@ int activation_inetd(struct listener_set *set);
  * can change the name (safefile.h): -EPERM, logged, when a path is unsafe. */
 int activation_listen(const struct address *addrs, size_t n, int backlog, uid_t owner, struct listener_set *set);
 
-/* Tries systemd, then launchd, then --listen, then a connected socket on fd 0. Returns
- * an exit_code: EXIT_OK with set filled, or the code main() should exit with (logged). */
+/* activation_checkin()'s answer when no way applies: nothing was logged, so that the caller can
+ * first report a likelier mistake (a missing agent file), then activation_explain_none(). */
+#define ACTIVATION_NONE (-1)
+
+/* Tries systemd, then launchd, then --listen, then a socket on fd 0 (a connection, inetd style,
+ * or a listening socket, inetd's "wait" mode). Returns an exit_code: EXIT_OK with set filled, the
+ * code main() should exit with (logged), or ACTIVATION_NONE. */
 int activation_checkin(const struct options *opts, const struct activation_ops *ops,
                        struct listener_set *set);
+/* Logs that there is nothing to serve, and the three ways to run. */
+void activation_explain_none(void);
 
 int listener_set_add(struct listener_set *set, int fd, const char *name, const struct sockinfo *info);
 /* After a failed start under a service manager: accepts and closes the connections already

@@ -1,5 +1,8 @@
-/* activation_inetd.c: started with a connected socket on fd 0 (launchd inetdCompatibility,
- * inetd, systemd-socket-activate --inetd): one conversation, then exit. */
+/* activation_inetd.c: started with a socket on fd 0. A connected one (launchd
+ * inetdCompatibility, inetd "nowait", systemd-socket-activate --inetd --accept): one
+ * conversation, then exit. A listening one (inetd "wait" mode, systemd-socket-activate --inetd
+ * without --accept, which execs us on the first connection): served like any listener, until
+ * stopped; nothing would start us again, so no idle exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,7 +20,8 @@ int activation_inetd(struct listener_set *set) {
         struct sockinfo info;
         int fd, null, r;
 
-        if (sockinfo_get(STDIN_FILENO, &info) < 0 || info.role != SOCK_ROLE_CONNECTED)
+        if (sockinfo_get(STDIN_FILENO, &info) < 0 ||
+            (info.role != SOCK_ROLE_CONNECTED && info.role != SOCK_ROLE_LISTENING))
                 return 0;
         /* The connection moves off fd 0, and any of 0-2 that is the socket points at /dev/null:
          * a stray print() must not write into the client's protocol stream. */
@@ -33,7 +37,7 @@ int activation_inetd(struct listener_set *set) {
                 if (same_file(i, fd))
                         (void)dup2(null, i);
         close(null);
-        if ((r = listener_set_add(set, fd, "connection", &info)) < 0) {
+        if ((r = listener_set_add(set, fd, info.role == SOCK_ROLE_CONNECTED ? "connection" : "stdin", &info)) < 0) {
                 close(fd);
                 return r;
         }

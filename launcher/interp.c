@@ -314,6 +314,31 @@ static int check_sys_path(uid_t uid) {
         return EXIT_OK;
 }
 
+/* Under a service manager stdout is a pipe or the journal's socket, which Python buffers in 8 KiB
+ * blocks: an agent's print() would reach the log at the next idle exit, not when it happens.
+ * Line-buffered, as on a terminal (stderr already is). -u makes it unbuffered instead. */
+static int line_buffered_stdout(void) {
+        PyObject *out = PySys_GetObject("stdout"), *args, *kw, *r = NULL;
+
+        if (!out || out == Py_None || isatty(STDOUT_FILENO))
+                return 0;
+        args = PyTuple_New(0);
+        kw = Py_BuildValue("{s:O}", "line_buffering", Py_True);
+        if (args && kw) {
+                PyObject *reconfigure = PyObject_GetAttrString(out, "reconfigure");
+                r = reconfigure ? PyObject_Call(reconfigure, args, kw) : NULL;
+                Py_XDECREF(reconfigure);
+        }
+        Py_XDECREF(args);
+        Py_XDECREF(kw);
+        if (!r) {
+                PyErr_Clear();
+                return -1;
+        }
+        Py_DECREF(r);
+        return 0;
+}
+
 int interp_start(const struct options *opts, const struct agent *agent) {
         PyObject *path, *dir;
         bool strict = !opts->no_strict_modes;
@@ -326,6 +351,8 @@ int interp_start(const struct options *opts, const struct agent *agent) {
                 return r;
         if (strict && (r = check_sys_path(geteuid())) != EXIT_OK)
                 return r;
+        if (!opts->unbuffered && line_buffered_stdout() < 0)
+                log_warning("cannot make stdout line-buffered, ignoring");
         /* sys.argv[0] as the agent's resolved path, as `python3 Agent.py` would show it. */
         path = PySys_GetObject("argv");
         dir = PyUnicode_DecodeFSDefault(agent->path);
@@ -339,6 +366,27 @@ int interp_start(const struct options *opts, const struct agent *agent) {
         }
         Py_DECREF(dir);
         return EXIT_OK;
+}
+
+/* The pending exception's last traceback line, "SyntaxError: invalid syntax (Agent.py, line 3)",
+ * into buf; the exception stays pending. What a service manager's STATUS= can show. */
+static void exception_line(char *buf, size_t size) {
+        PyObject *type, *value, *tb, *text;
+        const char *msg;
+
+        buf[0] = '\0';
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        text = value ? PyObject_Str(value) : NULL;
+        msg = text ? PyUnicode_AsUTF8(text) : NULL;
+        if (!msg)
+                PyErr_Clear();
+        if (type && PyType_Check(type))
+                snprintf(buf, size, "%s%s%s", ((PyTypeObject *)type)->tp_name, msg && *msg ? ": " : "", msg ? msg : "");
+        /* One line: a message may span several. */
+        buf[strcspn(buf, "\n")] = '\0';
+        Py_XDECREF(text);
+        PyErr_Restore(type, value, tb);
 }
 
 static PyObject *get_callable(PyObject *module, const char *name) {
@@ -392,6 +440,7 @@ int interp_load_agent(struct agent *agent) {
         if (!agent->module) {
                 char what[4200];
                 snprintf(what, sizeof what, "agent %s failed to import", agent->path);
+                exception_line(agent->error, sizeof agent->error);
                 status = interp_exception_status(what);
                 if (status < 0)
                         return EXIT_AGENT_BROKEN;
@@ -402,6 +451,7 @@ int interp_load_agent(struct agent *agent) {
         agent->handle = get_callable(agent->module, "handle");
         agent->serve = get_callable(agent->module, "serve");
         if (!agent->handle && !agent->serve) {
+                snprintf(agent->error, sizeof agent->error, "it defines neither handle(conn) nor serve(listeners)");
                 log_error("agent %s defines neither handle(conn) nor serve(listeners); add one, "
                           "e.g.\n    def handle(conn):\n        conn.sendall(conn.recv(4096))",
                           agent->path);
@@ -415,8 +465,11 @@ int interp_reload_agent(struct agent *agent) {
 
         m = PyObject_CallMethod(agent->launcher, "_fresh_import", "ss", agent->name, agent->path);
         if (!m) {
-                if (interp_exception_status("reloading the agent failed; keeping the code already loaded") >= 0)
+                exception_line(agent->error, sizeof agent->error);
+                if (interp_exception_status("reloading the agent failed; keeping the code already loaded") >= 0) {
                         log_error("the agent called sys.exit() while reloading; keeping the code already loaded");
+                        snprintf(agent->error, sizeof agent->error, "it called sys.exit() while imported");
+                }
                 return -1;
         }
         handle = get_callable(m, "handle");
@@ -425,6 +478,8 @@ int interp_reload_agent(struct agent *agent) {
         if ((agent->handle && !handle) || (!agent->handle && !serve)) {
                 log_error("reloaded agent %s lacks the %s the running loop calls; keeping the code already loaded",
                           agent->path, agent->handle ? "handle(conn)" : "serve(listeners)");
+                snprintf(agent->error, sizeof agent->error, "it lacks the %s the running loop calls",
+                         agent->handle ? "handle(conn)" : "serve(listeners)");
                 Py_XDECREF(handle);
                 Py_XDECREF(serve);
                 Py_DECREF(m);
@@ -433,6 +488,7 @@ int interp_reload_agent(struct agent *agent) {
         Py_SETREF(agent->module, m);
         Py_XSETREF(agent->handle, handle);
         Py_XSETREF(agent->serve, serve);
+        agent->error[0] = '\0';
         log_info("reloaded agent %s", agent->path);
         return 0;
 }

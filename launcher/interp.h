@@ -16,6 +16,8 @@ struct agent {
         PyObject *dgram_type; /* pylaunchd.Datagram: a Connection whose recv*() check the sender */
         bool exit_requested; /* the agent called sys.exit() while being imported */
         bool dir_shared;     /* others can create files in dir (--no-strict-modes): no __pycache__ */
+        char error[256];     /* why the last import or reload failed, one line ("SyntaxError: ..."),
+                              * for STATUS=; "" after a success */
 };
 
 /* Checks the agent file before anything starts: exists, readable, a regular file, a usable module

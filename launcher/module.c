@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "options.h"
 #include "peercred.h"
 #include "module.h"
 #include "embedded.h"
@@ -231,6 +232,48 @@ static PyObject *c_template(PyObject *self, PyObject *arg) {
         return NULL;
 }
 
+/* _pylaunchd.check_options(argv) -> bool: the launcher's own parser (options.c) run on
+ * ["pylaunchd", *argv, "AGENT.py"], so `pylaunchd install` accepts exactly the options the
+ * service will be started with. False once options_parse() has said why on stderr. */
+static PyObject *c_check_options(PyObject *self, PyObject *arg) {
+        struct options opts;
+        Py_ssize_t n;
+        char **argv;
+        int r = -EINVAL;
+
+        (void)self;
+        if (!PyList_Check(arg)) {
+                PyErr_SetString(PyExc_TypeError, "check_options() takes a list of str");
+                return NULL;
+        }
+        n = PyList_GET_SIZE(arg);
+        argv = PyMem_Calloc((size_t)n + 3, sizeof *argv);
+        if (!argv)
+                return PyErr_NoMemory();
+        argv[0] = "pylaunchd";
+        for (Py_ssize_t i = 0; i < n; i++) {
+                /* Borrowed from the list, which the caller keeps alive for the call. */
+                PyObject *item = PyList_GET_ITEM(arg, i);
+                Py_ssize_t len = 0;
+                const char *s = PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &len) : NULL;
+                if (!s || strlen(s) != (size_t)len) {
+                        if (!PyErr_Occurred())
+                                PyErr_SetString(s ? PyExc_ValueError : PyExc_TypeError,
+                                                s ? "check_options(): embedded null character"
+                                                  : "check_options() takes a list of str");
+                        goto finish;
+                }
+                argv[i + 1] = (char *)s;
+        }
+        argv[n + 1] = "AGENT.py";
+        r = options_parse((int)n + 2, argv, &opts);
+finish:
+        PyMem_Free(argv);
+        if (PyErr_Occurred())
+                return NULL;
+        return PyBool_FromLong(r == OPTIONS_RUN);
+}
+
 static PyMethodDef c_methods[] = {
         { "notify", c_notify, METH_O, "notify(state) -> bool: send sd_notify fields" },
         { "peer", c_peer, METH_O, "peer(fd) -> (pid, uid, gid) of a unix socket's peer" },
@@ -239,6 +282,8 @@ static PyMethodDef c_methods[] = {
           "check_datagram(sock, family, timeout): the next datagram comes from an allowed sender" },
         { "set_idle_timeout", c_set_idle_timeout, METH_VARARGS, "set_idle_timeout(fd, seconds): SO_RCVTIMEO, SO_SNDTIMEO" },
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
+        { "check_options", c_check_options, METH_O,
+          "check_options(argv) -> bool: the launcher's own parser on argv; False after it printed why" },
         { NULL, NULL, 0, NULL },
 };
 

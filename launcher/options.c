@@ -47,6 +47,22 @@ static const struct option long_options[] = {
         {},
 };
 
+/* "; did you mean '--idle-timeout'?" for a long option that is close to one of ours, else "". */
+static const char *suggest_long_option(const char *arg, char *buf, size_t size) {
+        const char *names[sizeof long_options / sizeof long_options[0]], *near;
+        char word[64];
+        size_t n = 0;
+
+        for (const struct option *o = long_options; o->name; o++)
+                names[n++] = o->name;
+        snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+        near = parse_nearest(word, names, n);
+        if (!near)
+                return "";
+        snprintf(buf, size, "; did you mean '--%s'?", near);
+        return buf;
+}
+
 static bool known_long_option(const char *name, size_t len) {
         for (const struct option *o = long_options; o->name; o++)
                 if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
@@ -57,8 +73,9 @@ static bool known_long_option(const char *name, size_t len) {
 void options_usage(FILE *f, const char *program) {
         fprintf(f,
                 "Usage: %1$s [OPTIONS] AGENT.py [AGENT ARGS...]\n"
-                "       %1$s install --name NAME [INSTALL OPTIONS] [OPTIONS] AGENT.py [ARGS...]\n"
-                "       %1$s uninstall --name NAME\n"
+                "       %1$s install --name NAME [INSTALL OPTIONS] [OPTIONS] AGENT.py [-- ARGS...]\n"
+                "       %1$s uninstall NAME\n"
+                "       %1$s list | status NAME | logs NAME [-f] | restart NAME\n"
                 "\n"
                 "Serve a Python agent's handle(conn) or serve(listeners) on sockets that a service\n"
                 "manager owns. It runs in one of three ways:\n"
@@ -74,8 +91,8 @@ void options_usage(FILE *f, const char *program) {
                 "                              default Listeners)\n"
                 "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
                 "                              that, new ones wait in the kernel's queue\n"
-                "      --allow-uid UID         let this uid connect over unix sockets too\n"
-                "      --allow-gid GID         let processes of this gid connect too (both\n"
+                "      --allow-uid UID         let this uid connect (or send datagrams) too\n"
+                "      --allow-gid GID         let members of this group connect too (both\n"
                 "                              repeatable; by default only our own uid may)\n"
                 "      --workers N             N processes, each with its own interpreter, share the\n"
                 "                              sockets (for CPU-bound agents; default 1)\n"
@@ -118,7 +135,7 @@ void options_usage(FILE *f, const char *program) {
                 "The agent defines handle(conn), called once per connection, or serve(listeners)\n"
                 "to run its own loop. Exit codes: 0 ok, 1 runtime error, 64 usage, 65 agent failed\n"
                 "to import, 66 agent missing, 69 no handle/serve, 70 agent failed, 71 OS error,\n"
-                "77 agent writable by others, 78 unusable activation sockets.\n",
+                "77 a file pylaunchd trusts is writable by others, 78 unusable activation sockets.\n",
                 program, OPTIONS_DEFAULT_MAX_CONNECTIONS);
 }
 
@@ -142,6 +159,7 @@ int options_parse(int argc, char **argv, struct options *ret) {
                              .min_uptime_usec = OPTIONS_DEFAULT_MIN_UPTIME_USEC,
                              .stop_timeout_usec = OPTIONS_DEFAULT_STOP_TIMEOUT_USEC };
         long long v;
+        char hint[96];
         int c;
 
         opterr = 0;
@@ -287,7 +305,8 @@ int options_parse(int argc, char **argv, struct options *ret) {
                                 if (eq && known_long_option(arg + 2, (size_t)(eq - arg - 2)))
                                         return bad(program, "option '%s': %.*s takes no value", arg,
                                                    (int)(eq - arg), arg);
-                                return bad(program, "unknown option '%s'", arg);
+                                return bad(program, "unknown option '%s'%s", arg,
+                                           suggest_long_option(arg, hint, sizeof hint));
                         }
                         if (optopt > 0x20 && optopt < 0x7f)
                                 return bad(program, "unknown option '-%c'", optopt);

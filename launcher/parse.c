@@ -341,3 +341,44 @@ int parse_notify_socket(const char *s, struct notify_address *ret) {
         return -EAFNOSUPPORT;
 #endif
 }
+
+/* Optimal string alignment distance of a and b, capped: words longer than 64 bytes are never
+ * close to anything here. */
+static size_t edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b), d[65][65];
+
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t i = 0; i <= la; i++)
+                d[i][0] = i;
+        for (size_t j = 0; j <= lb; j++)
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+                        if (d[i - 1][j] + 1 < best)
+                                best = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < best)
+                                best = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                                best = d[i - 2][j - 2] + 1;
+                        d[i][j] = best;
+                }
+        return d[la][lb];
+}
+
+const char *parse_nearest(const char *word, const char *const *candidates, size_t n) {
+        size_t len = word ? strlen(word) : 0, limit = len <= 4 ? 1 : len <= 8 ? 2 : 3, best = SIZE_MAX;
+        const char *found = NULL;
+
+        if (!word || !*word)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t dist = edit_distance(word, candidates[i]);
+                if (dist <= limit && dist < best) {
+                        best = dist;
+                        found = candidates[i];
+                }
+        }
+        return found;
+}

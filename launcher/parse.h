@@ -45,6 +45,10 @@ int parse_journal_stream(const char *s, uint64_t *ret_dev, uint64_t *ret_ino);
 /* The Python version a virtualenv was made with, from its pyvenv.cfg text ("version = 3.11.2"
  * or "version_info = 3.11.2.final.0"): -ENOENT when there is no such line. */
 int parse_pyvenv_version(const char *cfg, int *ret_major, int *ret_minor);
+/* The candidate a mistyped word most likely meant (Damerau-Levenshtein distance, adjacent
+ * transpositions counting one), if it is close enough to suggest: at most 1 edit for words of up
+ * to 4 letters, 2 up to 8, 3 beyond. NULL when none is. Ties go to the first candidate. */
+const char *parse_nearest(const char *word, const char *const *candidates, size_t n);
 /* True when s is a usable Python module name: an ASCII identifier, not a keyword. */
 bool module_name_valid(const char *s);
 /* The module name for an agent path: the file's base name less ".py"; -EINVAL otherwise. */

@@ -4,6 +4,9 @@ Compiled into the launcher and loaded before the agent, so it must stay cheap: i
 only ``_socket`` and the launcher's C half, ``_pylaunchd``. The full ``socket`` module costs more
 than starting Python (about 12 ms), so it is imported only when an agent asks for something
 that needs it (``makefile``, ``sendfile``, the listeners handed to ``serve``).
+
+Also installed as a package (share/pylaunchd/python/pylaunchd/), so an agent's tests can import
+it without the launcher: there ``_pylaunchd`` is the pure-Python _pylaunchd.py beside it.
 """
 
 import _io
@@ -17,7 +20,7 @@ __all__ = [
 ]
 
 version: str = _pylaunchd.version
-#: How the launcher got its sockets: "systemd", "launchd", "inetd" or "listen".
+#: How the launcher got its sockets: "systemd", "launchd", "inetd" or "listen"; "none" without one.
 started_by: str = _pylaunchd.started_by
 #: Seconds of idleness after which the launcher exits (--idle-timeout), None when it never does.
 idle_timeout = _pylaunchd.idle_timeout

@@ -7,7 +7,7 @@ import logging
 from typing import Any, TextIO
 
 version: str
-started_by: str  # "systemd", "launchd", "inetd" or "listen"
+started_by: str  # "systemd", "launchd", "inetd" or "listen"; "none" outside the launcher
 idle_timeout: float | None
 
 class Connection(_socket.socket):
@@ -24,6 +24,9 @@ class Connection(_socket.socket):
     ) -> Any: ...
     def sendfile(self, file: io.IOBase, offset: int = ..., count: int | None = ...) -> int: ...
     def close(self) -> None: ...
+
+class Datagram(Connection):
+    """A datagram socket: every recv*() first drops datagrams of senders not allowed in."""
 
 class Pipe(io.FileIO):
     name: str  # type: ignore[assignment]

@@ -77,6 +77,8 @@ struct server {
                                  * thread on its way out; the interpreter outlives them */
         unsigned exited;        /* threads gone idle since the supervisor last returned memory */
         bool reloading;         /* a SIGHUP reload runs in a thread of its own */
+        char reload_error[256]; /* why the last reload failed, for STATUS=; "" after a success */
+        bool status_dirty;      /* STATUS= is owed though the counts did not change */
         pthread_t pinger;       /* WATCHDOG=1, sent with the GIL just taken */
         pthread_cond_t pinger_cv;
         bool pinger_running;
@@ -643,13 +645,19 @@ static void other_done(struct server *s) {
 static void *reload_thread(void *arg) {
         struct server *s = arg;
         PyThreadState *ts = PyThreadState_New(s->interp);
+        char error[sizeof s->reload_error];
+        int r;
 
         PyEval_RestoreThread(ts);
-        (void)interp_reload_agent(s->agent);
+        r = interp_reload_agent(s->agent);
+        snprintf(error, sizeof error, "%s", r < 0 ? s->agent->error : "");
         PyThreadState_Clear(ts);
         PyThreadState_DeleteCurrent();
         pthread_mutex_lock(&s->lock);
         s->reloading = false;
+        /* What systemctl status shows: a failed reload changes nothing else anyone could see. */
+        snprintf(s->reload_error, sizeof s->reload_error, "%s", error);
+        s->status_dirty = true;
         pthread_mutex_unlock(&s->lock);
         other_done(s);
         return NULL;
@@ -851,11 +859,15 @@ static bool supervise(struct server *s, uint64_t *ret_stop_deadline) {
                                 wake = min_u64(wake, due);
                 }
                 /* Once the agent sets its own STATUS= (pylaunchd.status), it keeps it. */
-                if ((s->handled != shown_handled || s->busy != shown_busy) && !module_agent_owns_status()) {
+                if ((s->handled != shown_handled || s->busy != shown_busy || s->status_dirty) &&
+                    !module_agent_owns_status()) {
                         shown_handled = s->handled;
                         shown_busy = s->busy;
-                        notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight", s->cfg->what,
-                                    (unsigned long long)shown_handled, shown_busy);
+                        s->status_dirty = false;
+                        notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight%s%s%s", s->cfg->what,
+                                    (unsigned long long)shown_handled, shown_busy,
+                                    s->reload_error[0] ? "; the last reload failed, the code already loaded serves: " : "",
+                                    s->reload_error, s->reload_error[0] ? " (fix it, then systemctl reload)" : "");
                 }
                 collect_children(s);
                 return_memory(s);

@@ -272,8 +272,9 @@ AGENT_ROWS = (
 
 class BrokenAgents(harness.E2ETestCase):
     """AGENT_ROWS, socket-activated: systemd-socket-activate starts pylaunchd for a waiting client;
-    the agent cannot run, so pylaunchd exits with the row's code and closes the waiting client
-    (it would otherwise start a failing instance again and again), never answering it."""
+    the agent cannot run, so pylaunchd closes the waiting client (never answering it) and holds
+    the socket, closing whatever arrives, rather than letting each connection start a failing
+    instance again (broken.c); told to stop, it exits with the row's code."""
 
     def run_row(self, row: AgentRow) -> None:
         what = f"row {row.name}"
@@ -298,7 +299,7 @@ class BrokenAgents(harness.E2ETestCase):
             agent = moved
             os.chown(agent, user.pw_uid, user.pw_gid)
             os.chmod(agent, 0)
-            prefix = ["runuser", "-u", TEST_USER, "--"]
+            prefix = harness.exec_as_user(TEST_USER)  # execs: SIGTERM reaches the launcher itself
         addr = harness.Address.unix(os.path.join(sockdir, f"{row.name}.sock"))
         sa = self.start([*prefix, "systemd-socket-activate", "-l", addr.path, harness.BINARY, agent],
                         name="systemd-socket-activate")
@@ -307,9 +308,12 @@ class BrokenAgents(harness.E2ETestCase):
         self.addCleanup(waiting.close)
         waiting.settimeout(DEADLINE)
         self.assertEqual(waiting.recv(100), b"", f"{what}: the waiting client is closed without an answer")
+        sa.wait_for_stderr("holding the socket")
+        sa.send_signal(signal.SIGTERM)
         self.assertExitStatus(sa, row.code, what)
         err = sa.stderr()
-        self.assertInStderr([*row.words, "closed 1 waiting connection(s)"], err, what)
+        self.assertInStderr([*row.words, "holding the socket and closing connections", "closed 1 connection(s)"],
+                            err, what)
         self.assertTrue(os.path.exists(addr.path), f"{what}: the inherited socket file is left to systemd")
 
     def test_rows(self):

@@ -8,6 +8,7 @@ another process's LISTEN_PID is ignored) sit beside the negative ones.
 """
 
 import os
+import signal
 import socket
 
 import harness
@@ -46,6 +47,29 @@ class BadStart(harness.E2ETestCase):
                          listen=False)
         self.assertInStderr(["systemd-socket-activate", "launchd", "--listen"], err,
                             "the message shows the three ways to run it")
+
+    def test_missing_agent_said_before_no_sockets(self):
+        # `pylaunchd Missing.py`, not activated: the missing file is what to fix first.
+        missing = self.path("Missing.py")
+        err = self.check([missing], EXIT_AGENT_MISSING, [f"agent {missing} cannot be found"], "a missing agent",
+                         listen=False)
+        self.assertNotIn("no sockets to serve", err, "the missing file is reported, not the missing sockets")
+
+    def test_mistyped_commands_suggest_the_right_one(self):
+        for argv, words in ((["help"], ["unknown command 'help'", "did you mean '--help'?"]),
+                            (["instal", "--name", "x", harness.ROT13_AGENT], ["unknown command 'instal'",
+                                                                              "did you mean 'install'?"]),
+                            (["uninstal", "--name", "x"], ["did you mean 'uninstall'?"]),
+                            (["stauts", "x"], ["did you mean 'status'?"]),
+                            (["frobnicate"], ["unknown command 'frobnicate'", "install, uninstall, list"])):
+            with self.subTest(argv=argv):
+                err = self.check(argv, EXIT_USAGE, words, f"{argv[0]!r}", listen=False)
+                self.assertNotIn("no sockets to serve", err, f"{argv[0]!r} is not taken for an agent")
+        self.assertNotIn("did you mean", self.check(["frobnicate"], EXIT_USAGE, [], "far from any", listen=False))
+
+    def test_mistyped_option_suggests_the_right_one(self):
+        self.check(["--idle-timout", "3", harness.ROT13_AGENT], EXIT_USAGE,
+                   ["unknown option '--idle-timout'", "did you mean '--idle-timeout'?"], "a mistyped option")
 
     def test_no_agent_given(self):
         self.check([], EXIT_USAGE, ["no agent given"], "--listen but no agent")
@@ -213,12 +237,28 @@ class BadStart(harness.E2ETestCase):
             self.check(["--listen", f"tcp:127.0.0.1:{port}", harness.ROT13_AGENT], EXIT_OS,
                        ["cannot listen", f"tcp:127.0.0.1:{port}", "Address already in use"], "a TCP port in use")
 
-    def test_bad_start_under_systemd_leaves_the_socket(self):
-        # The socket belongs to systemd: pylaunchd never unlinks an inherited socket.
+    def test_bad_start_under_systemd_holds_the_socket_until_fixed(self):
+        # A broken start under a service manager holds the socket (broken.c): every connection is
+        # closed at once, the log says why, and the launcher leaves when the file is fixed (exit 0:
+        # the next connection starts it afresh), never unlinking the socket, which is systemd's.
         p = self.agent("def handle(conn)\n    pass\n")
-        sa = self.activate(p, listen=[self.sock])
-        self.assertExitStatus(sa, EXIT_AGENT_BROKEN, "a syntax error under systemd-socket-activate")
+        sa = self.activate(p, listen=[self.sock])  # its probe connection started the launcher
+        err = sa.wait_for_stderr("holding the socket")
+        self.assertInStderr(["SyntaxError", "closing connections until", p], err, "the hold says why")
+        for i in range(3):
+            self.assertEqual(harness.converse(self.sock, b"hello\n"), b"", f"connection {i}: closed at once")
+        self.assertTrue(sa.alive(), "holding, not exiting and starting again")
+        with open(p, "w") as f:
+            f.write(harness.INFO_AGENT)
+        self.assertExitStatus(sa, harness.EXIT_OK, "the agent's file changed: the hold ends")
         self.assertTrue(os.path.exists(self.sock.path), "the inherited socket file is systemd's, left in place")
+
+    def test_bad_start_hold_ends_on_sigterm_with_the_failure(self):
+        p = self.agent("raise RuntimeError('e2e: broken at import')\n")
+        sa = self.activate(p, listen=[self.sock])
+        sa.wait_for_stderr("holding the socket")
+        sa.send_signal(signal.SIGTERM)
+        self.assertExitStatus(sa, EXIT_AGENT_BROKEN, "SIGTERM while holding: the start's own failure")
 
 
 if __name__ == "__main__":

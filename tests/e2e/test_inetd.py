@@ -94,6 +94,20 @@ class Inetd(harness.E2ETestCase):
                              f"--inetd --accept, connection {i}")
         self.assertTrue(sa.alive())
 
+    def test_systemd_socket_activate_inetd_wait_mode(self):
+        # --inetd without --accept: inetd's "wait" mode. systemd-socket-activate execs the launcher
+        # with the listening socket on fds 0 and 1 at the first connection; it serves it like any
+        # listener (it used to say there were no sockets to serve).
+        addr = self.unix_address()
+        sa = self.activate(harness.ROT13_AGENT, listen=[addr], inetd=True, wait=False)
+        harness.wait_for(lambda: "Listening on" in sa.stderr(), "systemd-socket-activate to listen", proc=sa)
+        for i in range(3):
+            line = b"inetd wait mode, connection %d" % i
+            got = harness.converse(addr, line + b"\n", sock=harness.connect_when_ready(addr, proc=sa))
+            self.assertEqual(got, rot13(line) + b"\n", f"--inetd without --accept, connection {i}")
+        self.assertTrue(sa.alive(), "it keeps serving: nothing would start it again")
+        self.assertNotIn("no sockets to serve", sa.stderr())
+
     def test_systemd_socket_activate_inetd_started_by(self):
         addr = self.unix_address()
         self.activate(self.write_agent("info_agent.py", harness.INFO_AGENT), listen=[addr], accept=True,

@@ -32,6 +32,7 @@ def handle(conn):
             "faulthandler": faulthandler.is_enabled(),
             "warnoptions": sys.warnoptions,
             "write_through": sys.stdout.write_through,
+            "line_buffering": sys.stdout.line_buffering,
         }).encode() + b"\\n")
     except OSError:
         pass  # a readiness probe that did not wait for its answer
@@ -68,7 +69,9 @@ def python_says(*args) -> object:
 
 
 class Unbuffered(harness.E2ETestCase):
-    """-u: what the agent prints is in the pipe before its answer is; without it, at exit."""
+    """-u: what the agent prints is in the pipe before its answer is. Without it stdout is
+    line-buffered even on a pipe (the journal, a log file): each whole line at once, a partial
+    line at the next newline or at exit."""
 
     def start_piped(self, options):
         agent = self.write_agent("flags_agent.py", FLAGS_AGENT)
@@ -97,14 +100,17 @@ class Unbuffered(harness.E2ETestCase):
         server, r, answer = self.start_piped(["--unbuffered"])
         self.assertEqual(agentside.read_ready(r), b"a full line\nthen a partial line")
 
-    def test_buffered_without_u(self):
+    def test_line_buffered_without_u(self):
         server, r, answer = self.start_piped([])
         self.assertFalse(answer["write_through"])
-        self.assertEqual(agentside.read_ready(r), b"", "without -u a pipe gets nothing until the buffer is flushed")
+        self.assertTrue(answer["line_buffering"], "a pipe's stdout is line-buffered")
+        self.assertEqual(agentside.read_ready(r), b"a full line\n",
+                         "without -u a pipe gets each whole line when it is printed (it got nothing before the "
+                         "next idle exit, once)")
         server.send_signal(signal.SIGTERM)
         self.assertExitStatus(server, EXIT_OK, "SIGTERM")
-        self.assertEqual(agentside.read_ready(r, harness.DEADLINE), b"a full line\nthen a partial line",
-                         "the buffered output is flushed at exit, not lost")
+        self.assertEqual(agentside.read_ready(r, harness.DEADLINE), b"then a partial line",
+                         "the partial line is flushed at exit, not lost")
 
 
 class Warnings(harness.E2ETestCase):

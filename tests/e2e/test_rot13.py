@@ -218,9 +218,13 @@ class ListenSeveral(harness.E2ETestCase):
 
     def test_unix_and_tcp_together(self):
         addrs = [self.unix_address("a.sock"), self.unix_address("b.sock"), self.tcp_address()]
-        self.serve_listen(harness.ROT13_AGENT, listen=addrs)
+        server = self.serve_listen(harness.ROT13_AGENT, listen=addrs)
         for a in addrs:
             self.assertServesRot13(a, "one of three --listen addresses")
+        # One line says where it serves, once it does: what a developer looks for first.
+        lines = [ln for ln in server.stderr().splitlines() if "listening on" in ln]
+        self.assertEqual(lines, [f"pylaunchd: listening on {', '.join(a.listen_arg() for a in addrs)}"],
+                         f"one 'listening on' line naming every address; stderr:\n{server.stderr()}")
 
 
 if __name__ == "__main__":

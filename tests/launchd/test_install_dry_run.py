@@ -174,14 +174,44 @@ class Install(DryRunCase):
         self.assertPair(plist["ProgramArguments"], "--min-uptime", "5")
 
     def test_agent_arguments_come_last(self):
-        # Arguments after the agent are the agent's, even when they look like launcher options.
+        # Arguments after `--` are the agent's, even when they look like launcher options.
         home = self.make_home()
         extra = ["--verbose", "two words", "-c", "$HOME"]
-        plist, _, _ = self.install_ok(home, agent_args=extra)
+        plist, _, _ = self.install_ok(home, agent_args=["--"] + extra)
         args = plist["ProgramArguments"]
         self.assertEqual(args[-5:], [expected_paths(home)["agent"]] + extra)
         self.assertNotIn("--verbose", args[:-5])
         self.assertNotIn("-c", args[:-5])
+        # Without `--`, an option after the agent's path is refused, and nothing is written.
+        r = self.install(home, agent_args=extra)
+        self.assertEqual(r.returncode, EX_USAGE, r.stdout)
+        self.assertIn("'--verbose' comes after the agent's path", r.stderr)
+        self.assertNotIn("$ launchctl", r.stdout)
+
+    def test_launcher_options_env_log_file_and_socket_name(self):
+        home = self.make_home()
+        log = os.path.join(self.tmp, "logs", "agent.log")
+        plist, _, _ = self.install_ok(home, "--workers", "2", "--allow-uid", "501", "-s", "Web", "--env", "A=b c",
+                                      "--env", "GREETING=$HOME 100%", "--log-file", log)
+        args = plist["ProgramArguments"]
+        self.assertPair(args, "--workers", "2")
+        self.assertPair(args, "--allow-uid", "501")
+        self.assertPair(args, "--socket-name", "Web")
+        self.assertEqual(list(plist["Sockets"]), ["Web"], "the Sockets key must be the one checked in")
+        self.assertEqual(plist["EnvironmentVariables"], {"A": "b c", "GREETING": "$HOME 100%"})
+        self.assertEqual((plist["StandardErrorPath"], plist["StandardOutPath"]), (log, log))
+
+    def test_refused_options(self):
+        home = self.make_home()
+        for options, words in ((("--listen", f"fifo:{self.tmp}/ctl"), "launchd has no FIFO sockets"),
+                               (("-s", "A", "-s", "B"), "one socket per install"),
+                               (("--daemon",), "--daemon is for running without a service manager"),
+                               (("--workers", "0"), "--workers '0' must be a whole number")):
+            with self.subTest(options=options):
+                r = self.install(home, *options)
+                self.assertNotEqual(r.returncode, 0, r.stdout)
+                self.assertIn(words, r.stderr)
+                self.assertNotIn("$ launchctl", r.stdout)
 
     def test_tcp_variant(self):
         for listen, node in (("tcp:127.0.0.1:7013", "127.0.0.1"), ("tcp:localhost:7013", "localhost"),

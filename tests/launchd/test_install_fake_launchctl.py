@@ -1,13 +1,16 @@
 """`pylaunchd install/uninstall --target launchd` for real, on Linux, with a fake `launchctl` on
 PATH that records its arguments and what the files looked like when it ran: the files written
 are the ones the dry run prints, with private modes, bootstrap sees the finished plist, a
-failing bootout ("not loaded") is ignored and a failing bootstrap is not, re-install replaces
-pylaunchd's own plist, and uninstall removes what install made."""
+failing bootout ("not loaded") is ignored and a failing bootstrap is not (and undoes the install:
+nothing left of a first one, the previous plist back and loaded again), re-install replaces
+pylaunchd's own plist, and uninstall removes what install made. list, status, logs and restart
+read `launchctl print` and the log file, in the same shape as for systemd."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -34,6 +37,8 @@ if os.path.exists(plist):
 with open(os.environ["FAKE_LAUNCHCTL_LOG"], "a") as f:
     f.write(json.dumps(record) + "\\n")
 status = int(os.environ.get("FAKE_LAUNCHCTL_" + sys.argv[1].upper(), "0"))
+if sys.argv[1] == "print" and not status:
+    print(os.environ.get("FAKE_LAUNCHCTL_PRINT_TEXT", ""))
 if status:
     print("Boot-out failed: 3: No such process" if sys.argv[1] == "bootout" else "Bootstrap failed: 5: Input/output error")
 sys.exit(status)
@@ -122,6 +127,48 @@ class FakeLaunchctl(unittest.TestCase):
         r = self.install(FAKE_LAUNCHCTL_BOOTSTRAP="5")
         self.assertNotEqual(r.returncode, 0, r.stdout)
         self.assertIn("bootstrap", r.stderr)
+        self.assertIn("every file was put back", r.stderr)
+        self.assertFalse(os.path.exists(self.paths["plist"]), "a failed first install left its plist")
+        self.assertFalse(os.path.exists(self.paths["support"]), "a failed first install left the agent's copy")
+
+    def test_failed_reinstall_puts_the_previous_back(self):
+        self.assertEqual(self.install().returncode, 0)
+        before = self.read(self.paths["plist"])
+        self.calls()
+        r = self.install("--idle-timeout", "5", FAKE_LAUNCHCTL_BOOTSTRAP="5")
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(self.read(self.paths["plist"]), before)
+        self.assertEqual([c["argv"][0] for c in self.calls()], ["bootout", "bootstrap", "bootstrap"],
+                         "the previous plist must be loaded again")
+
+    def test_list_status_logs_restart(self):
+        self.assertEqual(self.install().returncode, 0)
+        self.calls()
+        with open(self.paths["log"], "w") as f:
+            f.write("pylaunchd: agent failed to import:\nTraceback (most recent call last):\n"
+                    '  File "Agent.py", line 2\n    x = (\n        ^\nSyntaxError: \'(\' was never closed\n')
+        printed = (f"gui/{UID}/{LABEL} = {{\n\tactive count = 0\n\tstate = not running\n"
+                   "\tsockets = {\n\t\tstate = active\n\t}\n\tlast exit code = 65\n}")
+        r = self.pylaunchd("list", "--target", "launchd", FAKE_LAUNCHCTL_PRINT_TEXT=printed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        head, row = r.stdout.splitlines()
+        self.assertEqual(head.split(), ["NAME", "SOCKET", "SERVICE", "LAST", "EXIT", "LISTEN"])
+        self.assertRegex(row, rf"^{NAME}\s+loaded\s+not running\s+65 \(the agent could not be imported\)\s+"
+                              rf"{re.escape(self.paths['sock'])}$")
+        r = self.pylaunchd("status", "--target", "launchd", NAME, "-v", FAKE_LAUNCHCTL_PRINT_TEXT=printed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{NAME} (launchd)\n", r.stdout)
+        self.assertIn(f"  agent:      {self.paths['agent']}\n", r.stdout)
+        self.assertIn("  last error: SyntaxError: '(' was never closed\n", r.stdout)
+        self.assertIn(f"  log:        {self.paths['log']} (pylaunchd logs {NAME})\n", r.stdout)
+        self.assertIn(f"$ launchctl print gui/{UID}/{LABEL}", r.stderr)
+        r = self.pylaunchd("logs", "--target", "launchd", NAME, "-n", "1")
+        self.assertEqual((r.returncode, r.stdout), (0, "SyntaxError: '(' was never closed\n"), r.stderr)
+        self.calls()
+        r = self.pylaunchd("restart", "--target", "launchd", NAME, FAKE_LAUNCHCTL_PRINT_TEXT=printed)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([c["argv"] for c in self.calls()][:2],
+                         [["print", f"gui/{UID}/{LABEL}"], ["kill", "SIGTERM", f"gui/{UID}/{LABEL}"]])
 
     def test_reinstall_replaces_own_plist(self):
         self.assertEqual(self.install().returncode, 0)

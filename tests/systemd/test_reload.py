@@ -82,6 +82,9 @@ class Reload(unittest.TestCase):
         self.mgr.wait_for(lambda: self.output().count(line) > before, DEADLINE,
                           f"the service to log {line!r} (output: {self.output()!r})")
 
+    def status_text(self) -> str:
+        return self.mgr.show(SERVICE, "StatusText")["StatusText"]
+
     def assert_serving(self, pid: str) -> None:
         p = self.mgr.show(SERVICE, "ActiveState", "SubState", "MainPID")
         self.assertEqual((p["ActiveState"], p["SubState"], p["MainPID"]), ("active", "running", pid))
@@ -108,17 +111,27 @@ class Reload(unittest.TestCase):
         self.assertIn("SyntaxError", self.output())
         self.assertEqual(self.ask("Hello"), "two: Uryyb")
         self.assert_serving(pid)
+        # A failed reload changes nothing a user could see but this: systemctl status says so.
+        status = self.mgr.wait_for(lambda: "last reload failed" in (t := self.status_text()) and t, DEADLINE,
+                                   "STATUS= to report the failed reload")
+        self.assertIn("SyntaxError: ", status, "the exception's own words")
+        self.assertIn("the code already loaded serves", status)
+        self.assertIn("last reload failed", self.mgr.systemctl("status", SERVICE, check=False).stdout)
 
         self.write_agent(NO_HANDLER)
         self.reload_and_wait("lacks the handle(conn) the running loop calls; keeping the code already loaded")
         self.assertEqual(self.ask("Hello"), "two: Uryyb")
         self.assert_serving(pid)
 
-        # Fixed again: the next reload takes.
+        self.assertIn("lacks the handle(conn)", self.mgr.wait_for(
+            lambda: "lacks the handle" in (t := self.status_text()) and t, DEADLINE, "STATUS= for the second failure"))
+
+        # Fixed again: the next reload takes, and STATUS= no longer reports a failure.
         self.write_agent(AGENT % "three: ")
         self.reload_and_wait(f"reloaded agent {agent}\n")
         self.assertEqual(self.ask("Hello"), "three: Uryyb")
         self.assert_serving(pid)
+        self.mgr.wait_for(lambda: "reload failed" not in self.status_text(), DEADLINE, "STATUS= to clear")
         self.assertEqual(self.mgr.show(SERVICE, "NRestarts")["NRestarts"], "0")
 
 

@@ -7,10 +7,13 @@
 
 Two ways to get a manager:
 
-* As root (CI, containers; PID 1 need not be systemd): the recipe in /work/shared/FACTS.md.
-  A dedicated user `pylaunchd-test`, /run/user/UID, /run/systemd/system (sd_booted() looks for
-  it), a cgroup of its own in every mounted hierarchy that the user owns, and then
-  `/lib/systemd/systemd --user` as that user, detached, in that cgroup.
+* As root (CI, containers; PID 1 need not be systemd): a user manager starts when it is given
+  what it checks for: a dedicated user of this run's, `pylaunchd-test-` and 8 hex digits of
+  the state file's path (so two test runs on one machine, from two build trees, never share a
+  user or a manager, nor kill each other's), /run/user/UID, /run/systemd/system (sd_booted()
+  looks for it; shared by concurrent runs through a reference count), a cgroup of its own in
+  every mounted hierarchy that the user owns, and then `/lib/systemd/systemd --user` as that
+  user, detached, in that cgroup.
 * As a non-root user whose own manager already runs (a desktop): that manager is used as it is
   and is never killed; only units named `pylaunchd-test-*` are touched.
 
@@ -22,7 +25,7 @@ as it exits. The manager's own messages go to STATE-manager.log next to the stat
 no journald, and "inherit" gives a service the manager's stdin (/dev/null) as its output, so a
 scenario that needs a service's stderr adds a drop-in with StandardError=append:FILE. `stop` stops and deletes every pylaunchd-test-* unit, sends the
 manager SIGTERM (it runs exit.target), SIGKILL after 10 s, kills what is left in its cgroups,
-removes them and whatever else `start` created (the user itself is kept for the next run).
+removes them and whatever else `start` created, the user included.
 It is idempotent, and `start` runs it first if a state file is left from a crashed run.
 
 Scenario scripts use the API:
@@ -42,6 +45,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import fcntl
+import hashlib
 import json
 import os
 import pwd
@@ -53,11 +58,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
+#: The test user's name is this, then 8 hex digits of the state file's path (test_user_for()).
 TEST_USER = "pylaunchd-test"
 #: Every unit a scenario installs starts with this; stop removes whatever is left of them.
 UNIT_PREFIX = "pylaunchd-test-"
 #: The cgroup (in each hierarchy) the spawned manager lives in.
-CGROUP_NAME = "pylaunchd-test"
+CGROUP_NAME = "pylaunchd-test"  # then the same 8 hex digits
+#: Concurrent runs count their references to /run/systemd/system here, under an flock.
+SD_BOOTED_REFS = Path("/run/pylaunchd-tests/run-systemd-system.refs")
 SYSTEMD = "/lib/systemd/systemd"
 #: ctest's SKIP_RETURN_CODE for these tests.
 EXIT_SKIP = 77
@@ -479,6 +487,15 @@ class Manager:
         return (proc.stdout or "").strip() or (proc.stderr or "").strip()
 
 
+def free_tcp_port() -> int:
+    """A loopback port nobody listens on right now (for units that must name one)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def exit_if_unavailable(path: str | os.PathLike[str] | None = None) -> None:
     """For scenario scripts: exit with ctest's skip code if `start` found no manager to use."""
     try:
@@ -520,17 +537,60 @@ def _run(argv: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
     return proc
 
 
-def _ensure_user(state: State) -> None:
+def run_id(state_file: Path) -> str:
+    """8 hex digits of the state file's path: one test run's, apart from every other tree's."""
+    return hashlib.sha256(str(state_file).encode()).hexdigest()[:8]
+
+
+def test_user_for(state_file: Path) -> str:
+    return f"{TEST_USER}-{run_id(state_file)}"
+
+
+def _ensure_user(state: State, name: str) -> None:
     try:
-        pw = pwd.getpwnam(TEST_USER)
+        pw = pwd.getpwnam(name)
     except KeyError:
-        _run(["useradd", "-m", "-s", "/bin/sh", "-c", "pylaunchd tests", TEST_USER])
+        _run(["useradd", "-m", "-s", "/bin/sh", "-c", "pylaunchd tests", name])
         state.created_user = True
-        pw = pwd.getpwnam(TEST_USER)
-        log(f"created user {TEST_USER} (uid {pw.pw_uid})")
+        pw = pwd.getpwnam(name)
+        log(f"created user {name} (uid {pw.pw_uid})")
     state.user, state.uid, state.gid, state.home = pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir
     if not os.path.isdir(state.home):
-        raise UserMgrError(f"{TEST_USER}'s home {state.home} does not exist")
+        raise UserMgrError(f"{name}'s home {state.home} does not exist")
+
+
+def _sd_booted_ref(delta: int) -> bool:
+    """Counts this run in (+1) or out (-1) of /run/systemd/system's users; makes it with the first
+    and removes it (if a run of ours made it) with the last. Returns True when it was made here."""
+    SD_BOOTED_REFS.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sd_dir = Path("/run/systemd/system")
+    fd = os.open(str(SD_BOOTED_REFS) + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            n, ours = (int(x) for x in SD_BOOTED_REFS.read_text().split())
+        except (OSError, ValueError):
+            n, ours = 0, 0
+        made = False
+        if delta > 0:
+            if not sd_dir.exists():
+                sd_dir.mkdir(parents=True)
+                ours = made = 1
+            n += 1
+        else:
+            n = max(0, n - 1)
+            if n == 0 and ours:
+                try:
+                    os.rmdir(sd_dir)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    log(f"cannot remove {sd_dir}: {exc}, ignoring")
+                ours = 0
+        SD_BOOTED_REFS.write_text(f"{n} {ours}\n")
+        return made
+    finally:
+        os.close(fd)
 
 
 def _wait_running(mgr: Manager, alive: Callable[[], bool]) -> str:
@@ -561,7 +621,7 @@ def _start_existing(state_file: Path) -> State:
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{pw.pw_uid}"
     state = State(mode="existing", user=pw.pw_name, uid=pw.pw_uid, gid=pw.pw_gid, home=pw.pw_dir,
                   runtime_dir=runtime, as_root=False,
-                  stage_dir=os.path.join(pw.pw_dir, ".cache", TEST_USER, "stage"))
+                  stage_dir=os.path.join(pw.pw_dir, ".cache", TEST_USER + "-" + run_id(state_file), "stage"))
     mgr = Manager(state)
     try:
         status = mgr.is_system_running()
@@ -609,7 +669,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _start_spawned(state_file: Path) -> State:
-    """Root: the FACTS.md recipe, with a dedicated test user."""
+    """Root: the recipe in the module docstring, with a user of this run's own."""
     for tool in (SYSTEMD, shutil.which("systemctl"), shutil.which("runuser")):
         if not tool or not os.access(tool, os.X_OK):
             raise Unavailable(f"systemd is not installed here ({tool or 'systemctl/runuser'} missing)")
@@ -619,15 +679,16 @@ def _start_spawned(state_file: Path) -> State:
 
     state = State(mode="spawned", as_root=True,
                   log_path=str(state_file.with_name(state_file.stem + "-manager.log")))
-    _ensure_user(state)
-    state.stage_dir = os.path.join(state.home, ".cache", TEST_USER, "stage")
+    _ensure_user(state, test_user_for(state_file))
+    state.stage_dir = os.path.join(state.home, ".cache", "pylaunchd-test", "stage")
     state.runtime_dir = f"/run/user/{state.uid}"
 
+    # Only this run's user: another run's processes are never touched.
     leftovers = _pids_of_uid(state.uid)
     if leftovers:
-        log(f"killing {len(leftovers)} leftover process(es) of {TEST_USER} from an earlier run: {leftovers}")
+        log(f"killing {len(leftovers)} leftover process(es) of {state.user} from an earlier run: {leftovers}")
         _kill_all(leftovers, signal.SIGKILL)
-        wait_for(lambda: not _pids_of_uid(state.uid), 5.0, f"old processes of {TEST_USER} to die")
+        wait_for(lambda: not _pids_of_uid(state.uid), 5.0, f"old processes of {state.user} to die")
 
     # From here on everything we make is recorded first, so stop can undo a half-done start.
     state.save(state_file)
@@ -637,14 +698,13 @@ def _start_spawned(state_file: Path) -> State:
         state.created_runtime_dir = True
     os.chown(runtime, state.uid, state.gid)
     runtime.chmod(0o700)
-    sd_dir = Path("/run/systemd/system")
-    if not sd_dir.exists():
-        sd_dir.mkdir(parents=True)
-        state.created_run_systemd_system = True
+    # Counted, so that a concurrent run's stop does not take it away from under this one.
+    _sd_booted_ref(+1)
+    state.created_run_systemd_system = True  # meaning: counted in; stop counts out
     state.save(state_file)
 
     for root in roots:
-        top = root / CGROUP_NAME
+        top = root / f"{CGROUP_NAME}-{run_id(state_file)}"
         remove_cgroup(top)  # a crashed run's leftovers
         try:
             top.mkdir()
@@ -667,7 +727,7 @@ def _start_spawned(state_file: Path) -> State:
     env = {"HOME": state.home, "USER": state.user, "LOGNAME": state.user, "SHELL": "/bin/sh",
            "PATH": USER_PATH, "LANG": "C.UTF-8", "XDG_RUNTIME_DIR": state.runtime_dir}
     began = time.monotonic()
-    # runuser stays the manager's parent, as su does in the FACTS recipe, and reaps it when it
+    # runuser stays the manager's parent (su would do as well), and reaps it when it
     # exits. Without it the manager's parent would be PID 1, which here reaps orphans only
     # every second or two: stop would leave a zombie of the test user behind for that long.
     with open(state.log_path, "wb") as logf:
@@ -819,12 +879,7 @@ def cmd_stop(state_file: Path) -> int:
             if state.created_runtime_dir:
                 shutil.rmtree(state.runtime_dir, ignore_errors=True)
             if state.created_run_systemd_system:
-                try:
-                    os.rmdir("/run/systemd/system")
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    log(f"cannot remove /run/systemd/system: {exc}, ignoring")
+                _sd_booted_ref(-1)
             for path in (state.home and Path(state.home, ".config/systemd/user"),):
                 # Unit files of a crashed run; _stop_test_units only runs while the manager does.
                 if path and path.is_dir():
@@ -836,6 +891,11 @@ def cmd_stop(state_file: Path) -> int:
                 os.rmdir(os.path.dirname(state.stage_dir))  # ~/.cache/pylaunchd-test, if empty
             except OSError:
                 pass
+        if state.mode == "spawned" and state.created_user and state.user.startswith(TEST_USER + "-"):
+            # The fixture that made the user removes it (its processes are gone by now).
+            r = subprocess.run(["userdel", "-r", "-f", state.user], capture_output=True, text=True)
+            if r.returncode != 0:
+                log(f"cannot remove user {state.user}: {r.stderr.strip()}, ignoring")
     state_file.unlink(missing_ok=True)
     if state.mode == "spawned":
         log(f"stopped the user manager of {state.user}; cleaned up")

@@ -107,7 +107,28 @@ START_TEST(tcp_connection_on_0) {
 }
 END_TEST
 
-/* Anything else on fd 0 is not an inetd connection: 0, and fd 0 left as it was. */
+/* inetd's "wait" mode (systemd-socket-activate --inetd without --accept execs us with the
+ * listening socket on fds 0 and 1): a listener, moved off fd 0, fds 0-1 pointed at /dev/null. */
+START_TEST(listening_socket_on_0_and_1) {
+        struct listener_set set = {};
+        int l = unit_unix_listener(SOCK_STREAM, NULL);
+
+        ck_assert_int_ge(l, 0);
+        unit_place_fd(l, 0);
+        ck_assert_int_eq(dup2(0, 1), 1);
+        ck_assert_int_eq(activation_inetd(&set), 1);
+        ck_assert_uint_eq(set.n, 1);
+        ck_assert_int_eq(set.v[0].info.role, SOCK_ROLE_LISTENING);
+        ck_assert_str_eq(set.v[0].name, "stdin");
+        ck_assert_int_ge(set.v[0].fd, 3);
+        ck_assert(unit_fd_cloexec(set.v[0].fd));
+        for (int fd = 0; fd < 2; fd++)
+                ck_assert_msg(unit_fd_is_path(fd, "/dev/null"), "fd %d is not /dev/null", fd);
+        listener_set_free(&set);
+}
+END_TEST
+
+/* Anything else on fd 0 is not an inetd socket: 0, and fd 0 left as it was. */
 static int stdin_pipe(int *keep) {
         int p[2];
         ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
@@ -115,7 +136,6 @@ static int stdin_pipe(int *keep) {
         return p[0];
 }
 
-static int stdin_listener(int *keep) { (void)keep; return unit_unix_listener(SOCK_STREAM, NULL); }
 static int stdin_dev_null(int *keep) { (void)keep; return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 static int stdin_file(int *keep) { (void)keep; return unit_regular_file(); }
 
@@ -131,7 +151,6 @@ static const struct stdin_row {
         int (*make)(int *keep); /* NULL: fd 0 closed */
 } stdin_rows[] = {
         { "pipe", stdin_pipe },
-        { "listening socket", stdin_listener },
         { "datagram socket", stdin_datagram },
         { "/dev/null", stdin_dev_null },
         { "regular file", stdin_file },
@@ -170,6 +189,7 @@ static Suite *inetd_suite(void) {
         tcase_add_test(tc, connection_on_0_and_1);
         tcase_add_test(tc, connection_on_0_only);
         tcase_add_test(tc, tcp_connection_on_0);
+        tcase_add_test(tc, listening_socket_on_0_and_1);
         tcase_add_loop_test(tc, not_a_connection_table, 0, (int)(sizeof stdin_rows / sizeof stdin_rows[0]));
         suite_add_tcase(s, tc);
         return s;

@@ -314,7 +314,10 @@ static const struct output_row {
         { ARGV("--help"), "Usage: pylaunchd [OPTIONS] AGENT.py", NULL },
         { ARGV("--version"), "pylaunchd 0.", NULL },
         { ARGV("A.py"), NULL, NULL },
-        { ARGV("--bogus", "A.py"), NULL, "unknown option '--bogus'" },
+        { ARGV("--bogus", "A.py"), NULL, "unknown option '--bogus'\n" }, /* nothing near it: no suggestion */
+        { ARGV("--idle-timout", "3", "A.py"), NULL, "unknown option '--idle-timout'; did you mean '--idle-timeout'?" },
+        { ARGV("--no-strikt-modes", "A.py"), NULL, "did you mean '--no-strict-modes'?" },
+        { ARGV("--allowuid=5", "A.py"), NULL, "unknown option '--allowuid=5'; did you mean '--allow-uid'?" },
         { ARGV("--listen", "bogus", "A.py"), NULL, "--listen 'bogus' is not an address" },
         { ARGV("-c", "0", "A.py"), NULL, "--max-connections '0'" },
         { ARGV("-v"), NULL, "no agent given" },

@@ -477,6 +477,49 @@ END_TEST
 
 END_TEST
 
+/* parse_nearest: the suggestion for a mistyped subcommand or option. */
+static const char *const commands[] = { "install", "uninstall", "list", "status", "logs", "restart", "--help" };
+static const char *const longopts[] = { "idle-timeout", "stop-timeout", "min-uptime", "listen", "allow-uid",
+                                        "allow-gid", "no-strict-modes", "max-connections" };
+
+static const struct nearest_row {
+        const char *word;
+        const char *const *candidates;
+        size_t n;
+        const char *want;
+} nearest_rows[] = {
+        { "instal", commands, 7, "install" },
+        { "isntall", commands, 7, "install" },          /* a transposition is one edit */
+        { "uninstal", commands, 7, "uninstall" },
+        { "stauts", commands, 7, "status" },
+        { "log", commands, 7, "logs" },
+        { "help", commands, 7, NULL },                   /* "--help" is 2 edits away: too far for 4 letters */
+        { "-help", commands, 7, "--help" },
+        { "restrat", commands, 7, "restart" },
+        { "xyz", commands, 7, NULL },
+        { "", commands, 7, NULL },
+        { "install", commands, 7, "install" },           /* exact */
+        { "idle-timout", longopts, 8, "idle-timeout" },
+        { "idletimeout", longopts, 8, "idle-timeout" },
+        { "stop-timout", longopts, 8, "stop-timeout" },
+        { "allow-user", longopts, 8, "allow-uid" },      /* 3 edits, and a 10-letter word allows 3 */
+        { "allow-users", longopts, 8, NULL },            /* 4 edits */
+        { "lisen", longopts, 8, "listen" },
+        { "no-strict", longopts, 8, NULL },
+        { "max-connection", longopts, 8, "max-connections" },
+        { "allowuid", longopts, 8, "allow-uid" },
+        { "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", longopts, 8, NULL },
+};
+
+START_TEST(nearest_table) {
+        const struct nearest_row *row = &nearest_rows[_i];
+        char what[160];
+
+        snprintf(what, sizeof what, "nearest to '%s'", row->word);
+        ROW_STR(what, parse_nearest(row->word, row->candidates, row->n), row->want);
+}
+END_TEST
+
 static Suite *parse_suite(void) {
         Suite *s = suite_create("parse");
         TCase *tc;
@@ -509,6 +552,10 @@ static Suite *parse_suite(void) {
         tcase_add_loop_test(tc, agent_name_table, 0, N_ROWS(agent_rows));
         tcase_add_test(tc, agent_name_long);
         tcase_add_loop_test(tc, pyvenv_table, 0, N_ROWS(pyvenv_rows));
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("nearest");
+        tcase_add_loop_test(tc, nearest_table, 0, N_ROWS(nearest_rows));
         suite_add_tcase(s, tc);
         return s;
 }
