@@ -94,12 +94,16 @@ void listener_set_free(struct listener_set *set) {
 }
 
 void activation_explain_none(void) {
-        log_error("no sockets to serve: this process was not socket-activated and no --listen was given.\n"
+        const char *note = activation_launchd_note();
+
+        log_error("no sockets to serve: this process was not socket-activated and no --listen was given%s%s.\n"
                   "Run it in one of three ways:\n"
                   "  systemd:  systemd-socket-activate -l /run/user/$UID/agent.sock pylaunchd AGENT.py\n"
                   "            (or a .socket unit that starts a service running pylaunchd AGENT.py)\n"
-                  "  launchd:  a LaunchAgent plist whose Sockets dictionary has a 'Listeners' entry\n"
-                  "  directly: pylaunchd --listen unix:/tmp/agent.sock AGENT.py");
+                  "  launchd:  a LaunchAgent plist whose Sockets dictionary has a 'Listeners' entry, and\n"
+                  "            pylaunchd --launchd AGENT.py in its ProgramArguments (pylaunchd install)\n"
+                  "  directly: pylaunchd --listen unix:/tmp/agent.sock AGENT.py",
+                  *note ? "; " : "", note);
 }
 
 static void warn_listen_ignored(const struct options *opts, enum origin origin) {
@@ -141,11 +145,42 @@ int activation_checkin(const struct options *opts, const struct activation_ops *
         return code == EXIT_OK ? prepare_listeners(set) : code;
 }
 
+/* --launchd or --inetd: the plist (or inetd.conf) says how this process gets its socket, so
+ * nothing else is tried, and nothing rests on what launchd answers a process it did not start. */
+static int checkin_explicit(const struct options *opts, const struct activation_ops *ops, struct listener_set *set) {
+        int r;
+
+        if (opts->checkin == CHECKIN_LAUNCHD) {
+                r = activation_launchd(ops, opts->socket_names, opts->n_socket_names, true, set);
+                if (r < 0)
+                        return EXIT_ACTIVATION;
+                if (r == 0) {
+                        log_error("--launchd: launchd passed no socket for %s; the plist's Sockets needs an entry "
+                                  "of that name", opts->socket_names[0]);
+                        return EXIT_ACTIVATION;
+                }
+                set->origin = ORIGIN_LAUNCHD;
+                return EXIT_OK;
+        }
+        r = activation_inetd(set);
+        if (r < 0)
+                return EXIT_ACTIVATION;
+        if (r == 0) {
+                log_error("--inetd: fd 0 is not a socket; --inetd is for a process inetd or launchd's "
+                          "inetdCompatibility starts with the connection on standard input");
+                return EXIT_ACTIVATION;
+        }
+        set->origin = ORIGIN_INETD;
+        return EXIT_OK;
+}
+
 static int activation_checkin_one(const struct options *opts, const struct activation_ops *ops,
                                   struct listener_set *set) {
         int r;
 
         *set = (struct listener_set){};
+        if (opts->checkin != CHECKIN_AUTO)
+                return checkin_explicit(opts, ops, set);
         r = activation_systemd(ops, set);
         if (r < 0)
                 return EXIT_ACTIVATION;
@@ -154,7 +189,7 @@ static int activation_checkin_one(const struct options *opts, const struct activ
                 warn_listen_ignored(opts, set->origin);
                 return EXIT_OK;
         }
-        r = activation_launchd(ops, opts->socket_names, opts->n_socket_names, set);
+        r = opts->n_listen ? 0 : activation_launchd(ops, opts->socket_names, opts->n_socket_names, false, set);
         if (r < 0)
                 return EXIT_ACTIVATION;
         if (r > 0) {

@@ -40,8 +40,12 @@ extern const struct activation_ops activation_ops_real;
 /* Each returns < 0 on error (already logged), 0 when this way does not apply, > 0 the number of
  * listeners appended to set. */
 int activation_systemd(const struct activation_ops *ops, struct listener_set *set);
-int activation_launchd(const struct activation_ops *ops, const char *const *names, size_t n_names,
+/* strict (--launchd): launchd is the only way, and every error is one. Otherwise asked on the
+ * chance: ESRCH (not a launchd job) and ENOENT (no such socket) give 0, the latter with a note
+ * for activation_explain_none(). */
+int activation_launchd(const struct activation_ops *ops, const char *const *names, size_t n_names, bool strict,
                        struct listener_set *set);
+const char *activation_launchd_note(void);
 int activation_inetd(struct listener_set *set);
 /* --listen: binds unix sockets and makes FIFOs only where owner (safefile_owner) or root alone
  * can change the name (safefile.h): -EPERM, logged, when a path is unsafe. */
@@ -51,9 +55,11 @@ int activation_listen(const struct address *addrs, size_t n, int backlog, uid_t 
  * first report a likelier mistake (a missing agent file), then activation_explain_none(). */
 #define ACTIVATION_NONE (-1)
 
-/* Tries systemd, then launchd, then --listen, then a socket on fd 0 (a connection, inetd style,
- * or a listening socket, inetd's "wait" mode). Returns an exit_code: EXIT_OK with set filled, the
- * code main() should exit with (logged), or ACTIVATION_NONE. */
+/* With --launchd, launchd alone; with --inetd, fd 0 alone. Otherwise tries systemd, then launchd
+ * (not with --listen: an explicit --listen never depends on what launchd answers a process it
+ * did not start), then --listen, then a socket on fd 0 (a connection, inetd style, or a
+ * listening socket, inetd's "wait" mode). Returns an exit_code: EXIT_OK with set filled, the code
+ * main() should exit with (logged), or ACTIVATION_NONE. */
 int activation_checkin(const struct options *opts, const struct activation_ops *ops,
                        struct listener_set *set);
 /* Logs that there is nothing to serve, and the three ways to run. */

@@ -11,11 +11,14 @@
 
 enum { OPT_BACKLOG = 0x100, OPT_SITE, OPT_IDLE_TIMEOUT, OPT_MIN_UPTIME, OPT_STOP_TIMEOUT, OPT_ALLOW_UID, OPT_ALLOW_GID,
        OPT_DEV, OPT_FAULTHANDLER, OPT_IMPORT_TIME, OPT_VENV, OPT_WORKERS,
-       OPT_DAEMON, OPT_PIDFILE, OPT_CHDIR, OPT_UMASK, OPT_KEEP_FD, OPT_LOG, OPT_CORE_DUMPS, OPT_USER, OPT_GROUP, OPT_NO_STRICT };
+       OPT_DAEMON, OPT_PIDFILE, OPT_CHDIR, OPT_UMASK, OPT_KEEP_FD, OPT_LOG, OPT_CORE_DUMPS, OPT_USER, OPT_GROUP, OPT_NO_STRICT,
+       OPT_LAUNCHD, OPT_INETD };
 
 static const struct option long_options[] = {
         { "listen", required_argument, NULL, 'l' },
         { "socket-name", required_argument, NULL, 's' },
+        { "launchd", no_argument, NULL, OPT_LAUNCHD },
+        { "inetd", no_argument, NULL, OPT_INETD },
         { "max-connections", required_argument, NULL, 'c' },
         { "backlog", required_argument, NULL, OPT_BACKLOG },
         { "workers", required_argument, NULL, OPT_WORKERS },
@@ -89,6 +92,10 @@ void options_usage(FILE *f, const char *program) {
                 "                              tcp:HOST:PORT, tcp:[V6ADDR]:PORT, fifo:PATH (repeatable)\n"
                 "  -s, --socket-name NAME      launchd Sockets key to check in (repeatable;\n"
                 "                              default Listeners)\n"
+                "      --launchd               check in with launchd only (in a LaunchAgent plist's\n"
+                "                              ProgramArguments; without it launchd is asked too)\n"
+                "      --inetd                 serve the socket on fd 0 only (inetd, launchd's\n"
+                "                              inetdCompatibility)\n"
                 "  -c, --max-connections N     connections handled at once (default %2$d); beyond\n"
                 "                              that, new ones wait in the kernel's queue\n"
                 "      --allow-uid UID         let this uid connect (or send datagrams) too\n"
@@ -199,6 +206,12 @@ int options_parse(int argc, char **argv, struct options *ret) {
                         if (o.n_allow_gid >= OPTIONS_MAX_ALLOW || parse_int_range(optarg, 0, UINT32_MAX - 1, &v) < 0)
                                 return bad(program, "--allow-gid '%s' must be a numeric gid (at most 16 of them)", optarg);
                         o.allow_gid[o.n_allow_gid++] = (gid_t)v;
+                        break;
+                case OPT_LAUNCHD:
+                case OPT_INETD:
+                        if (o.checkin != CHECKIN_AUTO && o.checkin != (c == OPT_LAUNCHD ? CHECKIN_LAUNCHD : CHECKIN_INETD))
+                                return bad(program, "--launchd and --inetd exclude each other: a process checks in one way");
+                        o.checkin = c == OPT_LAUNCHD ? CHECKIN_LAUNCHD : CHECKIN_INETD;
                         break;
                 case OPT_DAEMON:
                         o.daemon = true;
@@ -319,6 +332,10 @@ int options_parse(int argc, char **argv, struct options *ret) {
         }
         if (optind >= argc)
                 return bad(program, "no agent given: name the agent's .py file");
+        if (o.checkin != CHECKIN_AUTO && o.n_listen)
+                return bad(program, "--%s and --listen exclude each other: the sockets come from %s, or are bound here",
+                           o.checkin == CHECKIN_LAUNCHD ? "launchd" : "inetd",
+                           o.checkin == CHECKIN_LAUNCHD ? "launchd" : "fd 0");
         o.agent = argv[optind];
         o.agent_argv = argv + optind;
         o.agent_argc = argc - optind;

@@ -17,10 +17,18 @@
 #define OPTIONS_DEFAULT_MIN_UPTIME_USEC 250000ULL
 #define OPTIONS_DEFAULT_STOP_TIMEOUT_USEC 10000000ULL
 
+/* How check-in goes: tried in order, or named by the plist (or inetd.conf) that starts us. */
+enum checkin_mode {
+        CHECKIN_AUTO,    /* systemd, launchd (unless --listen), --listen, fd 0 */
+        CHECKIN_LAUNCHD, /* --launchd: launchd alone, its errors are errors */
+        CHECKIN_INETD,   /* --inetd: the connection (or listening socket) on fd 0 alone */
+};
+
 struct options {
         struct address listen[OPTIONS_MAX_LISTEN];
         size_t n_listen;
         const char *socket_names[OPTIONS_MAX_SOCKET_NAMES]; /* launchd Sockets keys */
+        enum checkin_mode checkin;
         size_t n_socket_names;
         unsigned max_connections;
         unsigned workers;           /* processes, each with its own interpreter; 1: no master */

@@ -67,6 +67,11 @@ class BadStart(harness.E2ETestCase):
                 self.assertNotIn("no sockets to serve", err, f"{argv[0]!r} is not taken for an agent")
         self.assertNotIn("did you mean", self.check(["frobnicate"], EXIT_USAGE, [], "far from any", listen=False))
 
+    def test_launchd_mode_where_there_is_no_launchd(self):
+        # --launchd is for a LaunchAgent plist; on Linux there is no launchd to check in with.
+        self.check(["--launchd", harness.ROT13_AGENT], EXIT_ACTIVATION,
+                   ["--launchd: this pylaunchd was built without launchd"], "--launchd on Linux", listen=False)
+
     def test_mistyped_option_suggests_the_right_one(self):
         self.check(["--idle-timout", "3", harness.ROT13_AGENT], EXIT_USAGE,
                    ["unknown option '--idle-timout'", "did you mean '--idle-timeout'?"], "a mistyped option")

@@ -108,6 +108,18 @@ class Inetd(harness.E2ETestCase):
         self.assertTrue(sa.alive(), "it keeps serving: nothing would start it again")
         self.assertNotIn("no sockets to serve", sa.stderr())
 
+    def test_explicit_inetd_mode(self):
+        # --inetd (what launchd's inetdCompatibility plists pass): fd 0 alone is asked.
+        addr = self.unix_address()
+        self.activate(harness.ROT13_AGENT, listen=[addr], accept=True, inetd=True, options=["--inetd"])
+        line = b"explicit --inetd"
+        self.assertEqual(harness.converse(addr, line + b"\n"), rot13(line) + b"\n")
+
+    def test_explicit_inetd_mode_without_a_socket(self):
+        r = harness.run([harness.BINARY, "--inetd", harness.ROT13_AGENT])
+        self.assertEqual(r.returncode, harness.EXIT_ACTIVATION, r.stderr)
+        self.assertIn(b"--inetd: fd 0 is not a socket", r.stderr)
+
     def test_systemd_socket_activate_inetd_started_by(self):
         addr = self.unix_address()
         self.activate(self.write_agent("info_agent.py", harness.INFO_AGENT), listen=[addr], accept=True,

@@ -36,13 +36,16 @@ static void teardown(void) {
         fake_reset();
 }
 
-/* Parses a command line as main() does; --listen PATH when path is not NULL. */
-static void parse(struct options *o, const char *path, const char *socket_name) {
+/* Parses a command line as main() does; --listen PATH when path is not NULL; mode: NULL, or
+ * "--launchd" or "--inetd". */
+static void parse_mode(struct options *o, const char *path, const char *socket_name, const char *mode) {
         char listen[256];
         char *argv[8];
         int argc = 0;
 
         argv[argc++] = (char *)"pylaunchd";
+        if (mode)
+                argv[argc++] = (char *)mode;
         if (path) {
                 snprintf(listen, sizeof listen, "unix:%s", path);
                 argv[argc++] = (char *)"--listen";
@@ -56,6 +59,10 @@ static void parse(struct options *o, const char *path, const char *socket_name) 
         argv[argc] = NULL;
         ck_assert_int_eq(options_parse(argc, argv, o), OPTIONS_RUN);
         /* listen[] is a copy; argv may go. */
+}
+
+static void parse(struct options *o, const char *path, const char *socket_name) {
+        parse_mode(o, path, socket_name, NULL);
 }
 
 static bool exists(const char *p) {
@@ -75,20 +82,31 @@ static const struct checkin_row {
         enum stdin_kind in;
         int exit;
         enum origin origin;
-        bool warns; /* "--listen ignored" */
+        bool warns;       /* "--listen ignored" */
+        const char *mode; /* NULL, "--launchd" or "--inetd" */
 } rows[] = {
-        { "systemd beats everything", 1, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_SYSTEMD, true },
-        { "systemd alone", 2, ESRCH, NO_LISTEN, STDIN_NULL, EXIT_OK, ORIGIN_SYSTEMD, false },
-        { "systemd garbage", -EINVAL, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_ACTIVATION, ORIGIN_NONE, false },
-        { "launchd beats --listen", 0, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_LAUNCHD, true },
-        { "launchd alone", 0, LAUNCHD_FD, NO_LISTEN, STDIN_NULL, EXIT_OK, ORIGIN_LAUNCHD, false },
-        { "launchd without the key", 0, ENOENT, LISTEN_OK, STDIN_NULL, EXIT_ACTIVATION, ORIGIN_NONE, false },
-        { "launchd refuses", 0, EPERM, LISTEN_OK, STDIN_NULL, EXIT_ACTIVATION, ORIGIN_NONE, false },
-        { "not launchd: --listen", 0, ESRCH, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_LISTEN, false },
-        { "--listen in a missing dir", 0, ESRCH, LISTEN_MISSING_DIR, STDIN_NULL, EXIT_OS, ORIGIN_NONE, false },
-        { "--listen on a regular file", 0, ESRCH, LISTEN_ON_FILE, STDIN_NULL, EXIT_OS, ORIGIN_NONE, false },
-        { "connection on fd 0: inetd", 0, ESRCH, NO_LISTEN, STDIN_CONNECTION, EXIT_OK, ORIGIN_INETD, false },
-        { "nothing to serve", 0, ESRCH, NO_LISTEN, STDIN_NULL, EXIT_USAGE, ORIGIN_NONE, false },
+        { "systemd beats everything", 1, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_SYSTEMD, true, NULL },
+        { "systemd alone", 2, ESRCH, NO_LISTEN, STDIN_NULL, EXIT_OK, ORIGIN_SYSTEMD, false, NULL },
+        { "systemd garbage", -EINVAL, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_ACTIVATION, ORIGIN_NONE, false, NULL },
+        /* An explicit --listen never asks launchd (and so never depends on what it answers). */
+        { "--listen: launchd not asked", 0, LAUNCHD_FD, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_LISTEN, false, NULL },
+        { "launchd alone", 0, LAUNCHD_FD, NO_LISTEN, STDIN_NULL, EXIT_OK, ORIGIN_LAUNCHD, false, NULL },
+        /* Asked on the chance, no such socket: maybe not launchd's at all; a note, not an error. */
+        { "launchd without the key", 0, ENOENT, NO_LISTEN, STDIN_NULL, EXIT_USAGE, ORIGIN_NONE, false, NULL },
+        { "launchd without the key, fd 0", 0, ENOENT, NO_LISTEN, STDIN_CONNECTION, EXIT_OK, ORIGIN_INETD, false, NULL },
+        { "launchd refuses", 0, EPERM, NO_LISTEN, STDIN_NULL, EXIT_ACTIVATION, ORIGIN_NONE, false, NULL },
+        { "not launchd: --listen", 0, ESRCH, LISTEN_OK, STDIN_CONNECTION, EXIT_OK, ORIGIN_LISTEN, false, NULL },
+        { "--listen in a missing dir", 0, ESRCH, LISTEN_MISSING_DIR, STDIN_NULL, EXIT_OS, ORIGIN_NONE, false, NULL },
+        { "--listen on a regular file", 0, ESRCH, LISTEN_ON_FILE, STDIN_NULL, EXIT_OS, ORIGIN_NONE, false, NULL },
+        { "connection on fd 0: inetd", 0, ESRCH, NO_LISTEN, STDIN_CONNECTION, EXIT_OK, ORIGIN_INETD, false, NULL },
+        { "nothing to serve", 0, ESRCH, NO_LISTEN, STDIN_NULL, EXIT_USAGE, ORIGIN_NONE, false, NULL },
+        /* The plists say how: --launchd asks launchd alone, and every error is one. */
+        { "--launchd", 1, LAUNCHD_FD, NO_LISTEN, STDIN_CONNECTION, EXIT_OK, ORIGIN_LAUNCHD, false, "--launchd" },
+        { "--launchd, not launchd's", 0, ESRCH, NO_LISTEN, STDIN_CONNECTION, EXIT_ACTIVATION, ORIGIN_NONE, false, "--launchd" },
+        { "--launchd, no such key", 0, ENOENT, NO_LISTEN, STDIN_NULL, EXIT_ACTIVATION, ORIGIN_NONE, false, "--launchd" },
+        /* --inetd: fd 0 alone (an inetdCompatibility child never calls launch_activate_socket). */
+        { "--inetd", 1, LAUNCHD_FD, NO_LISTEN, STDIN_CONNECTION, EXIT_OK, ORIGIN_INETD, false, "--inetd" },
+        { "--inetd, nothing on fd 0", 0, LAUNCHD_FD, NO_LISTEN, STDIN_NULL, EXIT_ACTIVATION, ORIGIN_NONE, false, "--inetd" },
 };
 
 START_TEST(checkin_table) {
@@ -103,7 +121,7 @@ START_TEST(checkin_table) {
         snprintf(path, sizeof path, "%s/%s", unit_tmpdir(), row->listen == LISTEN_MISSING_DIR ? "gone/a.sock" : "a.sock");
         if (row->listen == LISTEN_ON_FILE)
                 unit_write_file(path, "");
-        parse(&o, row->listen != NO_LISTEN ? path : NULL, NULL);
+        parse_mode(&o, row->listen != NO_LISTEN ? path : NULL, NULL, row->mode);
         for (int i = 0; i < row->systemd; i++)
                 unit_place_fd(unit_unix_listener(SOCK_STREAM, NULL), 3 + i);
         fake_systemd.ret = row->systemd;
@@ -134,9 +152,11 @@ START_TEST(checkin_table) {
         snprintf(err, sizeof err, "%s", unit_capture_end(STDERR_FILENO));
 
         ROW_INT(what, code, row->exit);
-        ROW_INT(what, fake_systemd.calls, 1);
-        /* launchd is asked only when systemd did not answer either way. */
-        ROW_INT(what, fake_launchd.n_calls, row->systemd == 0);
+        /* An explicit mode asks nobody else; otherwise systemd first, and launchd only when
+         * systemd did not answer either way and no --listen was given. */
+        ROW_INT(what, fake_systemd.calls, !row->mode);
+        ROW_INT(what, fake_launchd.n_calls,
+                row->mode ? !strcmp(row->mode, "--launchd") : row->systemd == 0 && row->listen == NO_LISTEN);
         ck_assert_msg(!!strstr(err, "--listen ignored") == row->warns, "%s: stderr '%s'", what, err);
         if (code == EXIT_OK) {
                 ROW_INT(what, set.origin, row->origin);
@@ -151,6 +171,8 @@ START_TEST(checkin_table) {
         }
         if (row->exit == EXIT_USAGE)
                 ck_assert_msg(strstr(err, "no sockets to serve"), "%s: stderr '%s'", what, err);
+        if (row->exit == EXIT_USAGE && row->launchd == ENOENT)
+                ck_assert_msg(strstr(err, "launchd has no socket named 'Listeners'"), "%s: the note: '%s'", what, err);
         listener_set_free(&set);
         if (launchd_fd >= 0 && row->origin != ORIGIN_LAUNCHD)
                 close(launchd_fd);

@@ -315,6 +315,9 @@ static const struct output_row {
         { ARGV("--version"), "pylaunchd 0.", NULL },
         { ARGV("A.py"), NULL, NULL },
         { ARGV("--bogus", "A.py"), NULL, "unknown option '--bogus'\n" }, /* nothing near it: no suggestion */
+        { ARGV("--launchd", "--inetd", "A.py"), NULL, "--launchd and --inetd exclude each other" },
+        { ARGV("--inetd", "--listen", "unix:/x.sock", "A.py"), NULL, "--inetd and --listen exclude each other" },
+        { ARGV("--launchd", "--launchd", "A.py"), NULL, NULL },
         { ARGV("--idle-timout", "3", "A.py"), NULL, "unknown option '--idle-timout'; did you mean '--idle-timeout'?" },
         { ARGV("--no-strikt-modes", "A.py"), NULL, "did you mean '--no-strict-modes'?" },
         { ARGV("--allowuid=5", "A.py"), NULL, "unknown option '--allowuid=5'; did you mean '--allow-uid'?" },
