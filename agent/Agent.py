@@ -12,6 +12,10 @@ MAX_LINE = 64 * 1024
 #: A client that sends nothing for this long is disconnected.
 IDLE_TIMEOUT = 300.0
 
+# Every connection starts with this limit on each recv and send (the kernel's SO_RCVTIMEO and
+# SO_SNDTIMEO, set once for all: not conn.settimeout(), which adds a poll() to every call).
+pylaunchd.set_connection_timeout(IDLE_TIMEOUT)
+
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = b"abcdefghijklmnopqrstuvwxyz"
 _ROT13 = bytes.maketrans(_UPPER + _LOWER, _UPPER[13:] + _UPPER[:13] + _LOWER[13:] + _LOWER[:13])
@@ -24,8 +28,6 @@ def rot13(data: bytes) -> bytes:
 
 def handle(conn) -> None:
     """Answer each complete line with its ROT13, until the client closes its side."""
-    # The kernel's timeout, not conn.settimeout(): that would add a poll() to every recv and send.
-    pylaunchd.set_idle_timeout(conn, IDLE_TIMEOUT)
     pending = b""
     try:
         while True:

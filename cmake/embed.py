@@ -1,12 +1,18 @@
 """Build step: turn Python modules and text templates into one C header.
 
-    embed.py OUT.h MODULE=FILE.py ... -- TEMPLATE_FILE ...
+    embed.py OUT.h MODULE=FILE.py ... -- TEMPLATE_FILE ... --frozen STDLIB_MODULE ...
 
 Each module is compiled and marshalled by the interpreter pylaunchd embeds (this script runs
 under it), so the marshal format matches; the header records that interpreter's version and
 launcher/module.c refuses to compile against another one. Unmarshalling costs about 25 us at
 start-up where compiling the source costs about 1.5 ms. Templates are embedded as bytes under
 their base names.
+
+The --frozen modules are that interpreter's own standard library modules, compiled from its
+files (their real paths in tracebacks) for PyImport_FrozenModules: the ones every start imports
+before any agent code runs (the encodings package, its aliases and UTF-8), found without a
+directory listing or a stat and read without a file. The libpython linked in is from the same
+build, so the two cannot disagree.
 """
 import marshal
 import os
@@ -18,8 +24,33 @@ def c_bytes(data: bytes) -> str:
     return "{\n" + ",\n".join(rows) + ",\n0x00 }"  # NUL-terminated, for the templates' sake
 
 
+def frozen_table(names: list) -> list:
+    """The C table of the --frozen standard library modules: name, marshalled code, package."""
+    import importlib.util
+
+    lines = []
+    for i, name in enumerate(names):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            raise SystemExit(f"embed.py: {name} is not a source module of {sys.executable}")
+        with open(spec.origin, "rb") as f:
+            code = compile(f.read(), spec.origin, "exec", dont_inherit=True)
+        lines.append(f"static const unsigned char embedded_frozen_{i}[] = {c_bytes(marshal.dumps(code))};")
+    lines.append("static const struct embedded_frozen { const char *name; const unsigned char *data; int size; "
+                 "int is_package; } embedded_frozen[] = {")
+    for i, name in enumerate(names):
+        package = int(importlib.util.find_spec(name).submodule_search_locations is not None)
+        lines.append(f'    {{ "{name}", embedded_frozen_{i}, (int)sizeof embedded_frozen_{i} - 1, {package} }},')
+    lines.append("    { 0 } };")
+    return lines
+
+
 def main(argv: list) -> None:
     out, rest = argv[0], argv[1:]
+    frozen = []
+    if "--frozen" in rest:
+        k = rest.index("--frozen")
+        rest, frozen = rest[:k], rest[k + 1:]
     split = rest.index("--") if "--" in rest else len(rest)
     modules = [m.split("=", 1) for m in rest[:split]]
     templates = rest[split + 1:]
@@ -39,7 +70,9 @@ def main(argv: list) -> None:
     lines.append("    { 0 } },\nembedded_templates[] = {")
     lines += [f'    {{ "{os.path.basename(p)}", embedded_template_{i}, sizeof embedded_template_{i} - 1 }},'
               for i, p in enumerate(templates)]
-    lines.append("    { 0 } };\n")
+    lines.append("    { 0 } };")
+    lines += frozen_table(frozen)
+    lines.append("")
     text = "\n".join(lines)
     try:
         with open(out, encoding="utf-8") as f:

@@ -5,20 +5,13 @@
 
 #include "activation.h"
 #include "log.h"
+#include "parse.h"
 
 #define SD_LISTEN_FDS_START 3
 
 static const char *env_or(const char *name, const char *fallback) {
         const char *v = getenv(name);
         return v ? v : fallback;
-}
-
-static void strv_free(char **v) {
-        if (!v)
-                return;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
 }
 
 int activation_systemd(const struct activation_ops *ops, struct listener_set *set) {
@@ -34,7 +27,7 @@ int activation_systemd(const struct activation_ops *ops, struct listener_set *se
         snprintf(pid_env, sizeof pid_env, "%s", env_or("LISTEN_PID", "(unset)"));
         snprintf(names_env, sizeof names_env, "%s", env_or("LISTEN_FDNAMES", "(unset)"));
         n = ops->listen_fds_with_names(1, &names);
-        /* Newer systemd also sets LISTEN_PIDFDID; libsystemd 252 does not know to unset it. */
+        /* systemd 256+ also sets LISTEN_PIDFDID; libsystemd 252 (-DPYLAUNCHD_LIBSYSTEMD=ON) leaves it. */
         unsetenv("LISTEN_PIDFDID");
         if (n < 0)
                 return log_errno(LOG_LEVEL_ERR, n,
@@ -60,6 +53,6 @@ int activation_systemd(const struct activation_ops *ops, struct listener_set *se
                         break;
                 }
         }
-        strv_free(names);
+        parse_strv_free(names);
         return r < 0 ? r : n;
 }

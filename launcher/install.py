@@ -3,7 +3,8 @@
 Runs inside the launcher's embedded interpreter (``pylaunchd install ...``), so it needs no
 Python on PATH. The templates it renders are the files in units/ and plist/, compiled into the
 launcher; it writes only files that carry its own marker line, so a hand-written unit or plist
-of the same name is never overwritten, and `list` finds what it installed by that line.
+of the same name is never overwritten, and `list` finds what it installed by that line. For
+launchd it also copies the agent's directory (CopyTree), which the job runs: see COPY_DIR.
 
 Each service manager is a small class with the same verbs (Systemd, Launchd); what the verbs
 print is formatted once, here, so both targets look alike. Each verb maps to the manager's own
@@ -27,8 +28,11 @@ import pwd
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
+import time
 
 import _pylaunchd
 
@@ -167,6 +171,12 @@ def install_parser() -> Usage:
     p.add_argument("--log-file", metavar="FILE",
                    help="append the service's stdout and stderr to FILE (default: the journal; "
                         "launchd: ~/Library/Logs/pylaunchd/NAME.log)")
+    p.add_argument("--copy", metavar="PATH",
+                   help="launchd: what to copy for the job to run, a directory that holds the agent or "
+                        "the agent's file alone (default: the agent's directory)")
+    p.add_argument("--allow-build-tree", action="store_true",
+                   help="let the service run a pylaunchd that is still in its CMake build tree "
+                        "(launchd refuses it otherwise; systemd warns)")
     p.add_argument("--dry-run", action="store_true", help="print the files and commands instead")
     g = p.add_argument_group("launcher options, passed on to the service (pylaunchd --help)")
     for flags, metavar, text in PASSED_ON:
@@ -307,6 +317,8 @@ def parse_install(argv: list) -> argparse.Namespace:
     if "--socket-name" in a.launcher and a.target != "launchd":
         p.error("--socket-name names a launchd Sockets key; under systemd the socket is passed as "
                 "FileDescriptorName=NAME")
+    if a.copy is not None and a.target != "launchd":
+        p.error("--copy is for launchd, which runs a copy of the agent; systemd runs it where it is")
     if a.launcher.count("--socket-name") > 1:
         p.error("--socket-name: one socket per install, so one name")
     a.env = [parse_env(p, item) for item in a.env]
@@ -389,6 +401,38 @@ def check_launcher_options(a: argparse.Namespace) -> None:
     sys.stderr.flush()
     if not _pylaunchd.check_options(idle + a.launcher):
         raise SystemExit(EXIT_USAGE)
+
+
+def build_tree(executable: str):
+    """The CMake build directory EXECUTABLE is in (the nearest directory above it with a
+    CMakeCache.txt), or None: a service should not run a binary the next build, a `git clean` or
+    a moved checkout takes away."""
+    directory = os.path.dirname(executable)
+    while True:
+        if os.path.isfile(os.path.join(directory, "CMakeCache.txt")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def check_build_tree(a: argparse.Namespace) -> None:
+    """launchd refuses a pylaunchd still in its build tree (the job would break with the tree,
+    long after install, with nothing on screen); systemd warns. Both show how to install it."""
+    tree = None if a.allow_build_tree else build_tree(_pylaunchd.executable)
+    if tree is None:
+        return
+    again = " ".join(["~/.local/bin/pylaunchd", "install"] + [shell_word(w) for w in sys.argv[1:]])
+    steps = f"  cmake --install {shell_word(tree)} --prefix ~/.local\n  {again}"
+    if a.target == "launchd":
+        raise InstallError(f"{_pylaunchd.executable} is in a CMake build tree ({tree}): launchd would run it "
+                           "from there, and the agent would stop working when that tree is rebuilt, moved or "
+                           f"removed. Install pylaunchd, then install the agent with the installed one:\n{steps}\n"
+                           "  (or add --allow-build-tree to run this build anyway)")
+    print(f"pylaunchd install: warning: {_pylaunchd.executable} is in a CMake build tree ({tree}): the service "
+          "will run it from there, and stop working when that tree is removed or moved. To install pylaunchd "
+          f"and use the installed one:\n{steps}\n  (--allow-build-tree silences this)", file=sys.stderr)
 
 
 def launcher_args(a: argparse.Namespace) -> list:
@@ -474,6 +518,7 @@ class Plan:
         self.dry_run = dry_run
         self.saved = []      # (path, previous bytes or None, previous mode), oldest first
         self.made_dirs = []  # directories made, to remove again if they are still empty
+        self.trees = []      # (directory replaced, where the old one waits or None), oldest first
 
     def _save(self, path: str) -> None:
         try:
@@ -502,15 +547,44 @@ class Plan:
             f.write(text)
         os.replace(tmp, path)
 
-    def copy(self, source: str, dest: str) -> None:
+    def copy_tree(self, tree: "CopyTree", dest: str) -> None:
+        """TREE's files copied into the directory DEST, which is replaced whole: the copy is made
+        beside it, then renamed into place; the old one waits beside it until finish() (or comes
+        back at undo()). Owner-only: directories 0700, files 0600, or 0700 when the source is
+        executable, whatever the umask and the source's own modes."""
         if self.dry_run:
-            print(f"--- copy {source} -> {dest}")
+            print(tree.summary(dest))
             return
-        self._makedirs(os.path.dirname(dest), 0o700)
-        self._save(dest)
-        shutil.copyfile(source, dest + ".tmp")
-        os.chmod(dest + ".tmp", 0o600)
-        os.replace(dest + ".tmp", dest)
+        parent, base = os.path.dirname(dest), os.path.basename(dest)
+        self._makedirs(parent, 0o700)
+        for entry in os.listdir(parent):  # what an interrupted install left behind
+            if entry.startswith((f".{base}.new-", f".{base}.old-")):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+        staging = tempfile.mkdtemp(prefix=f".{base}.new-", dir=parent)  # 0700
+        try:
+            for rel in tree.dirs:
+                os.mkdir(os.path.join(staging, rel), 0o700)
+                os.chmod(os.path.join(staging, rel), 0o700)
+            for source, rel, executable in tree.files:
+                target = os.path.join(staging, rel)
+                shutil.copyfile(source, target)
+                os.chmod(target, 0o700 if executable else 0o600)
+        except OSError as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InstallError(f"copying {tree.root} to {dest}: {e}") from None
+        old = None
+        if os.path.lexists(dest):
+            old = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
+            os.rename(dest, os.path.join(old, base))
+        os.rename(staging, dest)
+        self.trees.append((dest, old))
+
+    def finish(self) -> None:
+        """The install succeeded: the copies it replaced go."""
+        for _, old in self.trees:
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        self.trees = []
 
     def mkdir(self, path: str) -> None:
         if not self.dry_run:
@@ -531,6 +605,16 @@ class Plan:
 
     def undo(self) -> None:
         """Every file written or removed back as it was, newest first; then the directories made."""
+        for dest, old in reversed(self.trees):
+            try:
+                shutil.rmtree(dest)
+                if old:
+                    os.rename(os.path.join(old, os.path.basename(dest)), dest)
+                    os.rmdir(old)
+                print(f"--- {'restored' if old else 'removed'} {dest}{'' if old else ' again'}", file=sys.stderr)
+            except OSError as e:
+                print(f"pylaunchd install: cannot put back {dest}: {e}, ignoring", file=sys.stderr)
+        self.trees = []
         for path, data, mode in reversed(self.saved):
             try:
                 if data is None:
@@ -1034,6 +1118,27 @@ def file_log_command(path: str, follow: bool, lines: int) -> list:
 
 LABEL_PREFIX = "local.pylaunchd."
 SUN_PATH_MAX = 104  # sizeof(sun_path) on macOS, the terminating NUL included
+# The job runs a copy of the agent's directory, made at install: launchd jobs cannot read
+# ~/Documents, ~/Desktop or ~/Downloads without the user's consent (TCC), and a checkout may move.
+# The copy's directory becomes the agent's sys.path[0], so its modules come along.
+COPY_DIR = "agent"
+COPY_MAX_FILES = 5000
+COPY_MAX_BYTES = 50_000_000
+# Never copied: version control, caches, dependencies installed in place. A directory holding a
+# pyvenv.cfg (a virtualenv) is left out too: --venv names one where it is.
+COPY_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".tox", ".nox",
+                            ".mypy_cache", ".pytest_cache", ".ruff_cache"})
+COPY_SKIP_FILES = frozenset({".DS_Store"})
+COPY_LISTED = 40  # files a dry run names, at most
+# Folders a launchd job cannot read without consent in System Settings, Privacy & Security (TCC):
+# a path there works from Terminal and fails in the job.
+TCC_FOLDERS = ("Desktop", "Documents", "Downloads", os.path.join("Library", "Mobile Documents"))
+# launchd's own PATH is /usr/bin:/bin:/usr/sbin:/sbin: a tool from Homebrew (Apple silicon, then
+# Intel) or ~/.local/bin would not be found. --env PATH=... replaces it.
+LAUNCHD_PATH = ("~/.local/bin", "/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+# launchd sends SIGKILL this long after SIGTERM (bootout, uninstall): pylaunchd's --stop-timeout
+# for handlers in flight, and a margin, as the systemd units' TimeoutStopSec=15s.
+EXIT_TIMEOUT_MARGIN = 5
 
 
 def launchd_paths(name: str) -> dict:
@@ -1043,6 +1148,7 @@ def launchd_paths(name: str) -> dict:
     return {
         "label": label,
         "support": support,
+        "copy": os.path.join(support, COPY_DIR),
         "plist": os.path.join(home, "Library", "LaunchAgents", label + ".plist"),
         "log": os.path.join(home, "Library", "Logs", "pylaunchd", name + ".log"),
         "sock": os.path.join(support, name + ".sock"),
@@ -1057,8 +1163,128 @@ def launchd_throttle(idle_timeout: str) -> int:
     return 10 if idle <= 0 else max(1, min(10, math.ceil(idle)))
 
 
+def tcc_folder(path: str):
+    """'~/Documents' (or the like) when PATH is in a folder launchd jobs cannot read without the
+    user's consent; None otherwise."""
+    home = os.path.expanduser("~")
+    for folder in TCC_FOLDERS:
+        top = os.path.join(home, folder)
+        if path == top or path.startswith(top + os.sep):
+            return "~/" + folder
+    return None
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB" if n >= 1e3 else f"{n} bytes"
+
+
+class CopyTree:
+    """What install copies for a launchd job: ROOT, a directory that holds the agent (or the
+    agent's file alone), less COPY_SKIP_DIRS and virtualenvs, within COPY_MAX_FILES and
+    COPY_MAX_BYTES. Links are followed (a loop, or a second way to a directory, is not); sockets,
+    FIFOs and dangling links are left out. AVOID is pylaunchd's own copies, never copied again."""
+
+    def __init__(self, root: str, agent: str, avoid: str) -> None:
+        self.root, self.agent = root, agent
+        self.files = []       # (source, path relative to root, executable), in copy order
+        self.dirs = []        # relative paths, each after its parent
+        self.skipped = []     # what was left out, relative, with why
+        self.sizes = {}       # top-level entry -> [bytes, files], to name what is big
+        self.bytes = 0
+        self.partial = False  # the walk stopped early, far over the limits
+        if os.path.isdir(root):
+            self._walk(avoid)
+            self.agent_rel = os.path.relpath(agent, root)
+        else:
+            self._add(root, os.path.basename(root), os.stat(root))
+            self.agent_rel = os.path.basename(root)
+
+    def _walk(self, avoid: str) -> None:
+        def unreadable(e: OSError):
+            raise InstallError(f"{e.filename} cannot be read ({e.strerror}), so it cannot be copied for "
+                               "launchd; " + self.fix())
+        seen = {os.path.realpath(self.root)}
+        for top, dirs, names in os.walk(self.root, onerror=unreadable, followlinks=True):
+            rel_top = os.path.relpath(top, self.root)
+            keep = []
+            for d in sorted(dirs):
+                rel, full = os.path.normpath(os.path.join(rel_top, d)), os.path.join(top, d)
+                real = os.path.realpath(full)
+                if d in COPY_SKIP_DIRS:
+                    self.skipped.append(rel + "/")
+                elif os.path.exists(os.path.join(full, "pyvenv.cfg")):
+                    self.skipped.append(rel + "/ (a virtualenv)")
+                elif real == avoid or real.startswith(avoid + os.sep):
+                    continue  # pylaunchd's copies, when the agent's directory holds them
+                elif real in seen:
+                    self.skipped.append(rel + "/ (a link to a directory copied already)")
+                else:
+                    seen.add(real)
+                    keep.append(d)
+                    self.dirs.append(rel)
+            dirs[:] = keep
+            for name in sorted(names):
+                rel, full = os.path.normpath(os.path.join(rel_top, name)), os.path.join(top, name)
+                if name in COPY_SKIP_FILES:
+                    continue
+                try:
+                    st = os.stat(full)
+                except FileNotFoundError:
+                    self.skipped.append(rel + " (a dangling link)")
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    self._add(full, rel, st)
+            if len(self.files) > 10 * COPY_MAX_FILES or self.bytes > 10 * COPY_MAX_BYTES:
+                self.partial = True  # enough to say what is big, without walking a whole disk
+                break
+
+    def _add(self, path: str, rel: str, st: os.stat_result) -> None:
+        if not os.access(path, os.R_OK):
+            raise InstallError(f"{path} cannot be read, so it cannot be copied for launchd; " + self.fix())
+        self.files.append((path, rel, bool(st.st_mode & 0o111)))
+        self.bytes += st.st_size
+        top = rel.split(os.sep, 1)[0] + ("/" if os.sep in rel else "")
+        size = self.sizes.setdefault(top, [0, 0])
+        size[0] += st.st_size
+        size[1] += 1
+
+    def fix(self) -> str:
+        return ("move the agent and the modules it imports into a directory of their own, or name what "
+                f"to copy: --copy DIR (a directory that holds the agent) or --copy {shell_word(self.agent)} (the file alone)")
+
+    def check(self) -> None:
+        """InstallError when the tree is over the limits, naming what is big, or leaves the agent out."""
+        many, big = len(self.files) > COPY_MAX_FILES, self.bytes > COPY_MAX_BYTES
+        if many or big:
+            key = (lambda kv: (-kv[1][0], -kv[1][1])) if big else (lambda kv: (-kv[1][1], -kv[1][0]))
+            biggest = ", ".join(f"{name} ({size_text(b)}, {n} file{'' if n == 1 else 's'})"
+                                for name, (b, n) in sorted(self.sizes.items(), key=key)[:5])
+            more = "more than " if self.partial else ""
+            raise InstallError(
+                f"{self.root} is too big to copy for launchd: {more}{len(self.files)} files, {more}"
+                f"{size_text(self.bytes)} (the limit is {COPY_MAX_FILES} files and {size_text(COPY_MAX_BYTES)}); "
+                f"the biggest: {biggest}.\n  launchd runs a copy of the agent's directory (it cannot read "
+                "~/Documents, ~/Desktop or ~/Downloads); to slim it, " + self.fix() + ".\n  Left out already: "
+                + ", ".join(sorted(COPY_SKIP_DIRS)) + ", virtualenvs (give one with --venv).")
+        if self.agent_rel not in {rel for _, rel, _ in self.files}:
+            raise InstallError(f"the agent {self.agent} is in a directory the copy leaves out ("
+                               + ", ".join(s for s in self.skipped if self.agent_rel.startswith(s.split(" ")[0]))
+                               + "); " + self.fix())
+
+    def summary(self, dest: str) -> str:
+        """What a dry run says: where from and to, the counts, what was left out, the files."""
+        head = (f"--- copy {self.root} -> {dest} ({len(self.files)} file{'' if len(self.files) == 1 else 's'}, "
+                f"{size_text(self.bytes)}" + (f"; left out: {', '.join(self.skipped)}" if self.skipped else "") + ")")
+        names = [f"    {rel}{' (executable)' if x else ''}" for _, rel, x in sorted(self.files, key=lambda f: f[1])[:COPY_LISTED]]
+        if len(self.files) > COPY_LISTED:
+            names.append(f"    ... and {len(self.files) - COPY_LISTED} more")
+        return "\n".join([head] + names)
+
+
 def fill(value, values: dict):
-    """Replace @KEY@ strings in a parsed plist; the string "@ARGS@" in an array becomes a list."""
+    """The placeholders of a parsed plist template filled: a string that is "@KEY@" becomes
+    values[KEY]; the string "@ARGS@" in an array becomes the list values["ARGS"]. Only whole
+    strings: a path that happens to hold "@X@" is left alone."""
     if isinstance(value, dict):
         return {k: fill(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -1070,12 +1296,44 @@ def fill(value, values: dict):
                 out.append(fill(v, values))
         return out
     if isinstance(value, str):
-        for key, v in values.items():
-            if isinstance(v, str):
-                value = value.replace(f"@{key}@", v)
+        m = re.fullmatch(r"@([A-Z_]+)@", value)
+        if m:
+            if m.group(1) not in values or not isinstance(values[m.group(1)], str):
+                raise AssertionError(f"plist template: {value} not filled")
+            return values[m.group(1)]
         if re.search(r"@[A-Z_]+@", value):
-            raise AssertionError(f"plist template: {value} not filled")
+            raise AssertionError(f"plist template: {value!r}: a placeholder must be the whole string")
     return value
+
+
+def launchctl_fields(text: str) -> dict:
+    """The job's own fields in `launchctl print` output: the lines '<TAB>key = value' one tab in
+    (nested blocks, such as the coalitions' own "state = active", are indented further)."""
+    fields = {}
+    for key, value in re.findall(r"^\t([a-z][a-z ()]*?) = (.*)$", text, re.M):
+        fields.setdefault(key, value.strip())
+    return fields
+
+
+def launchd_last_exit(fields: dict) -> str:
+    """'last exit code = 65' (or '78: EX_CONFIG', or '(never exited)'), or, for a job a signal
+    ended, 'last terminating signal = Terminated: 15' (then there is no exit code line)."""
+    code = re.match(r"-?\d+", fields.get("last exit code", ""))
+    if code:
+        return exit_text(int(code.group()))
+    sig = re.search(r"(\d+)\s*$", fields.get("last terminating signal", ""))
+    if sig:
+        return exit_text(int(sig.group(1)), "killed")
+    return "-"
+
+
+def plist_listen(data: dict) -> tuple:
+    """(where the job listens, as a person would type it, the socket path or '')."""
+    listener = next(iter(data.get("Sockets", {}).values()), {})
+    if "SockPathName" in listener:
+        return listener["SockPathName"], listener["SockPathName"]
+    node = listener.get("SockNodeName", "?")
+    return (f"[{node}]" if ":" in node else node) + f":{listener.get('SockServiceName', '?')}", ""
 
 
 class Launchd:
@@ -1091,16 +1349,43 @@ class Launchd:
     def unit_dir() -> str:
         return os.path.join(os.path.expanduser("~"), "Library", "LaunchAgents")
 
+    def target(self, name: str) -> str:
+        return f"{self.domain}/{LABEL_PREFIX}{name}"
+
     def check_manager(self, verb: str) -> None:
         if shutil.which("launchctl") is None:
             raise InstallError("launchctl is not installed: launchd runs on macOS only"
                                + ("; see what would be written with --dry-run" if verb == "install" else ""))
 
+    @staticmethod
+    def copy_tree(a: argparse.Namespace, paths: dict) -> CopyTree:
+        """What to copy, checked: --copy (a directory that holds the agent, or the agent's file) or
+        the agent's directory."""
+        if a.copy is None:
+            root = os.path.dirname(a.agent_path)
+        else:
+            root = os.path.realpath(os.path.expanduser(a.copy))
+            if os.path.isfile(root):
+                if root != a.agent_path:
+                    raise InstallError(f"--copy {a.copy}: a file to copy must be the agent itself ({a.agent_path}); "
+                                       "to copy more, name a directory that holds it")
+            elif not os.path.isdir(root):
+                raise InstallError(f"--copy {a.copy} does not exist")
+            elif not a.agent_path.startswith(root.rstrip(os.sep) + os.sep):
+                raise InstallError(f"--copy {a.copy}: the agent {a.agent_path} is not inside {root}; "
+                                   "name a directory that holds it")
+        tree = CopyTree(root, a.agent_path, os.path.realpath(os.path.dirname(paths["support"])))
+        tree.check()
+        return tree
+
     def plist(self, a: argparse.Namespace, paths: dict) -> bytes:
         throttle = launchd_throttle(a.idle_timeout)
         if "--min-uptime" not in a.launcher and not a.accept:
             a.launcher += ["--min-uptime", str(throttle)]
-        values = {"LABEL": paths["label"], "LOG": a.log_file or paths["log"], "SOCKPATH": paths["sock"]}
+        home = os.path.expanduser("~")
+        path = ":".join(os.path.join(home, p[2:]) if p.startswith("~/") else p for p in LAUNCHD_PATH)
+        values = {"LABEL": paths["label"], "LOG": a.log_file or paths["log"], "SOCKPATH": paths["sock"],
+                  "PATH": path}
         template, tcp = "agent.plist.in", None
         if a.listen and a.listen.startswith("tcp:"):
             template, tcp = "agent-tcp.plist.in", tcp_address(a.listen, ip_only=False)
@@ -1117,26 +1402,45 @@ class Launchd:
             if template == "agent-tcp.plist.in":
                 raise InstallError("--accept (inetdCompatibility) is supported with unix sockets only")
             template = "agent-inetd.plist.in"
-        values["ARGS"] = launcher_args(a)
+        args = launcher_args(a)
+        values["PYLAUNCHD"], values["ARGS"] = args[0], args[1:]
         data = fill(plistlib.loads(_pylaunchd.template(template)), values)
+        # What launchd will run passes the launcher's own parser, the template's --launchd or
+        # --inetd included (it refuses, for one, --listen beside them).
+        program = data["ProgramArguments"]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if not _pylaunchd.check_options(program[1:len(program) - 1 - len(a.args)]):
+            raise SystemExit(EXIT_USAGE)
         if "ThrottleInterval" in data:
             data["ThrottleInterval"] = throttle
+        if "--stop-timeout" in a.launcher:
+            stop = float(a.launcher[a.launcher.index("--stop-timeout") + 1])
+            data["ExitTimeOut"] = math.ceil(stop) + EXIT_TIMEOUT_MARGIN
         if tcp:
             listener = data["Sockets"]["Listeners"]
             listener["SockNodeName"], listener["SockServiceName"] = tcp[0].strip("[]"), tcp[1]
         if "--socket-name" in a.launcher:
             key = a.launcher[a.launcher.index("--socket-name") + 1]
             data["Sockets"] = {key: data["Sockets"]["Listeners"]}
-        if a.env:
-            data["EnvironmentVariables"] = dict(a.env)
-        if a.log_file and not a.accept:
-            data["StandardOutPath"] = a.log_file  # inetd style: stdout is the connection
+        data.setdefault("EnvironmentVariables", {}).update(a.env)  # --env PATH=... replaces the default
         text = plistlib.dumps(data, sort_keys=False).decode("utf-8")
         # The marker, as in the systemd units: a plist without it is not ours to replace or remove.
         # (An XML comment: launchd's parser skips it; "--" may not appear inside one.)
         marker = f"<!-- {MARKER}: pylaunchd uninstall removes it. -->\n"  # no name: it may hold "--"
         head, sep, rest = text.partition("<plist")
         return (head + marker + sep + rest).encode("utf-8")
+
+    @staticmethod
+    def warn_tcc(a: argparse.Namespace, data: dict) -> None:
+        """A path the job needs in a folder it cannot read without consent: said before installing."""
+        venv = a.launcher[a.launcher.index("--venv") + 1] if "--venv" in a.launcher else None
+        for what, path in (("--venv", venv), ("--log-file", a.log_file), ("--listen", plist_listen(data)[1])):
+            folder = path and tcc_folder(path)
+            if folder:
+                print(f"pylaunchd install: warning: {what} {path} is in {folder}, which a launchd job cannot "
+                      "use without your consent (System Settings, Privacy & Security, Files and Folders); "
+                      f"choose a path outside {folder}", file=sys.stderr)
 
     @staticmethod
     def ours(paths: dict) -> bool:
@@ -1154,17 +1458,22 @@ class Launchd:
     def install(self, a: argparse.Namespace, plan: Plan) -> None:
         paths = launchd_paths(a.name)
         self.ours(paths)  # refuses a hand-written plist of the same name
-        # The job runs a copy, so it does not depend on a source checkout that may move or vanish.
-        source = a.agent_path
-        a.agent_path = os.path.join(paths["support"], os.path.basename(source))
+        tree = self.copy_tree(a, paths)  # too big, unreadable: said before anything is stopped
+        a.agent_path = os.path.join(paths["copy"], tree.agent_rel)
         text = self.plist(a, paths)
+        data = plistlib.loads(text)
+        self.warn_tcc(a, data)
         if not plan.dry_run:
             self.check_manager("install")
-        target = f"{self.domain}/{paths['label']}"
+        target = self.target(a.name)
+        listen, sock = plist_listen(data)
+        log = data["StandardErrorPath"]
         plan.run(["launchctl", "bootout", target], check=False)
         try:
-            plan.copy(source, a.agent_path)
-            plan.mkdir(os.path.dirname(a.log_file or paths["log"]))
+            plan.copy_tree(tree, paths["copy"])
+            # launchd creates neither the log's directory nor the socket's.
+            for directory in sorted({os.path.dirname(log), os.path.dirname(sock) if sock else ""} - {""}):
+                plan.mkdir(directory)
             plan.write(paths["plist"], text.decode("utf-8"))
             plan.run(["launchctl", "bootstrap", self.domain, paths["plist"]])
         except (InstallError, OSError) as e:
@@ -1175,14 +1484,19 @@ class Launchd:
             if os.path.exists(paths["plist"]):  # the previous install, back: load it again
                 Plan(dry_run=False).run(["launchctl", "bootstrap", self.domain, paths["plist"]], check=False)
             raise InstallError(f"{e}; every file was put back") from None
-        print(f"# see it with: launchctl print {target}; its log: {a.log_file or paths['log']}")
+        plan.finish()
+        where = shell_word(listen) if sock else listen
+        print(("# it would listen" if plan.dry_run else f"installed: {target} listens") +
+              f" on {where}; the first connection starts {shell_word(a.agent_path)}\n"
+              f"{'# ' if plan.dry_run else ''}its log (stdout and stderr): {shell_word(log)}; "
+              f"see it with: pylaunchd status {a.name}, pylaunchd logs {a.name}")
 
     def uninstall(self, a: argparse.Namespace, plan: Plan) -> int:
         paths = launchd_paths(a.name)
         if not self.ours(paths) and not plan.dry_run:
             print(f"pylaunchd uninstall: no agent named {a.name} is installed ({paths['plist']})")
             return 0
-        plan.run(["launchctl", "bootout", f"{self.domain}/{paths['label']}"], check=False)
+        plan.run(["launchctl", "bootout", self.target(a.name)], check=False)
         plan.remove(paths["plist"])
         plan.remove_tree(paths["support"])
         return 0
@@ -1215,28 +1529,43 @@ class Launchd:
                                "(pylaunchd list shows those that are)") from None
         return data
 
+    def print_job(self, name: str):
+        """The job's fields in `launchctl print`, or None when it is not loaded."""
+        r = run_command(["launchctl", "print", self.target(name)], self.verbose)
+        return launchctl_fields(r.stdout) if r.returncode == 0 else None
+
     def describe(self, names: list) -> list:
         out = []
         for name in names:
             data = self.read_plist(name)
-            listeners = next(iter(data.get("Sockets", {}).values()), {})
-            listen = listeners.get("SockPathName") or \
-                f"{listeners.get('SockNodeName', '?')}:{listeners.get('SockServiceName', '?')}"
+            copy = launchd_paths(name)["copy"] + os.sep
             args = data.get("ProgramArguments", [])
-            agent = next((w for w in args if w.endswith(".py")), "?")
-            r = run_command(["launchctl", "print", f"{self.domain}/{LABEL_PREFIX}{name}"], self.verbose)
-            fields = {}
-            for key, value in re.findall(r"^\t([a-z][a-z ]*?) = (.*)$", r.stdout if r.returncode == 0 else "", re.M):
-                fields.setdefault(key, value)  # the job's own, first: nested blocks are indented further
-            state = fields.get("state", "not loaded" if r.returncode else "?")
-            last = fields.get("last exit code", "")
-            m = re.match(r"(\d+)", last)
+            agent = next((w for w in args if w.startswith(copy)), None) or \
+                next((w for w in args[1:] if w.endswith(".py")), "?")
+            listen, sock = plist_listen(data)
             log = data.get("StandardErrorPath", "")
-            out.append({"name": name, "manager": self.manager, "agent": agent, "listen": listen,
-                        "socket": "loaded" if r.returncode == 0 else "not loaded",
-                        "service": state + (f" (pid {fields['pid']})" if "pid" in fields else ""),
-                        "last_exit": exit_text(int(m.group(1))) if m else (last or "-"),
-                        "log_file": log, "log": f"{log} (pylaunchd logs {name})" if log else ""})
+            fields = self.print_job(name)
+            info = {"name": name, "manager": self.manager, "agent": agent, "listen": listen, "log_file": log,
+                    "log": f"{log} (pylaunchd logs {name})" if log else ""}
+            if fields is None:
+                info.update(socket="not loaded", service=f"not loaded (pylaunchd restart {name} loads it)",
+                            last_exit="-")
+            else:
+                info["socket"] = "listening"
+                if sock:  # launchd makes the socket file when it loads the job
+                    try:
+                        if not stat.S_ISSOCK(os.lstat(sock).st_mode):
+                            info["socket"] = f"not listening: {sock} is not a socket"
+                    except OSError:
+                        info["socket"] = f"not listening: {sock} is missing"
+                state = fields.get("state", "?")
+                info["service"] = state + (f" (pid {fields['pid']})" if "pid" in fields else "")
+                if "inetdCompatibility" in data:
+                    info["service"] += ", one pylaunchd per connection (inetdCompatibility)"
+                info["last_exit"] = launchd_last_exit(fields)
+                if fields.get("runs"):
+                    info["result"] = f"started {fields['runs']} time(s) since loaded"
+            out.append(info)
         return out
 
     def last_error(self, info: dict) -> str:
@@ -1247,15 +1576,30 @@ class Launchd:
         return log, file_log_command(log, follow, lines)
 
     def restart(self, name: str) -> None:
+        """As systemd's: the running instance stops (SIGTERM: handlers in flight finish, as at a
+        systemctl stop), and the next connection starts the agent afresh; a job that is not loaded
+        is loaded again. Not `launchctl kickstart -k`: that kills with SIGKILL, cutting handlers
+        in flight, and starts the job with no connection waiting."""
         paths = launchd_paths(name)
-        self.read_plist(name)
-        target = f"{self.domain}/{paths['label']}"
-        if run_command(["launchctl", "print", target], self.verbose).returncode != 0:
+        data = self.read_plist(name)
+        target = self.target(name)
+        fields = self.print_job(name)
+        if fields is None:
             r = run_command(["launchctl", "bootstrap", self.domain, paths["plist"]], self.verbose)
             if r.returncode != 0:
                 raise InstallError(f"`launchctl bootstrap {self.domain} {paths['plist']}` failed: {r.stdout.strip()}")
             return
-        run_command(["launchctl", "kill", "SIGTERM", target], self.verbose)  # "not running" is fine
+        if fields.get("state") != "running" or "inetdCompatibility" in data:
+            return  # nothing to stop: every start runs the copy as it is now
+        run_command(["launchctl", "kill", "SIGTERM", target], self.verbose)
+        deadline = time.monotonic() + data.get("ExitTimeOut", 10 + EXIT_TIMEOUT_MARGIN)
+        while fields and fields.get("state") == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            fields = self.print_job(name)
+        if fields and fields.get("state") == "running":
+            print(f"pylaunchd restart: {name} did not stop {data.get('ExitTimeOut', 15)} s after SIGTERM; "
+                  "sending SIGKILL", file=sys.stderr)
+            run_command(["launchctl", "kill", "SIGKILL", target], self.verbose)
 
 
 TARGETS = {"systemd": Systemd, "launchd": Launchd}
@@ -1267,6 +1611,7 @@ TARGETS = {"systemd": Systemd, "launchd": Launchd}
 def do_install(a: argparse.Namespace, target) -> int:
     a.agent_path = check_agent(a.agent)
     check_launcher_options(a)
+    check_build_tree(a)
     if a.log_file:
         a.log_file = os.path.abspath(os.path.expanduser(no_control("--log-file", a.log_file)))
         if os.path.isdir(a.log_file):

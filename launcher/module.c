@@ -1,6 +1,7 @@
 /* module.c: `_pylaunchd`, the C half of the agents' module, and the loader of the Python
  * modules marshalled into the binary at build time (pylaunchd.py, install.py). */
 #include <Python.h>
+#include <errno.h>
 #include <marshal.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -79,29 +80,74 @@ static PyObject *c_peer(PyObject *self, PyObject *arg) {
         return Py_BuildValue("(lll)", (long)pc.pid, (long)pc.uid, (long)pc.gid);
 }
 
+static int set_timeouts(int fd, uint64_t usec) {
+        struct timeval tv = { .tv_sec = (time_t)(usec / 1000000), .tv_usec = (suseconds_t)(usec % 1000000) };
+
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+                return -errno;
+        return 0;
+}
+
+/* seconds, 0 to 1e9, to microseconds; -1 with ValueError. */
+static int64_t timeout_usec(double seconds) {
+        if (!(seconds >= 0) || seconds > 1e9) {
+                PyErr_SetString(PyExc_ValueError, "seconds must be from 0 (no limit) to 1e9");
+                return -1;
+        }
+        return (int64_t)(seconds * 1e6 + 0.5);
+}
+
 /* _pylaunchd.set_idle_timeout(fd, seconds): SO_RCVTIMEO and SO_SNDTIMEO. */
 static PyObject *c_set_idle_timeout(PyObject *self, PyObject *args) {
         PyObject *conn;
         double seconds;
-        struct timeval tv;
+        int64_t usec;
         int fd;
 
         (void)self;
         if (!PyArg_ParseTuple(args, "Od:set_idle_timeout", &conn, &seconds))
                 return NULL;
         fd = PyObject_AsFileDescriptor(conn);
-        if (fd < 0)
+        if (fd < 0 || (usec = timeout_usec(seconds)) < 0)
                 return NULL;
-        if (!(seconds >= 0) || seconds > 1e9) {
-                PyErr_SetString(PyExc_ValueError, "seconds must be from 0 (no limit) to 1e9");
-                return NULL;
-        }
-        tv.tv_sec = (time_t)seconds;
-        tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+        if ((errno = -set_timeouts(fd, (uint64_t)usec)) != 0)
                 return PyErr_SetFromErrno(PyExc_OSError);
         Py_RETURN_NONE;
+}
+
+/* The connection timeout in microseconds (0: none). Set on each connection, never on a listener
+ * once for the kernel to copy: a TCP connection copies its listener's options when the handshake
+ * completes, so the ones queued before the agent set it (the very connection that started us)
+ * would go without, and a manager's listener would carry the limit on to the next instance's
+ * connections, whatever that agent says (tests/e2e/test_module.py, ConnectionLimit). */
+static _Atomic uint64_t conn_timeout_usec;
+
+void module_connection_timeout(int fd, const struct sockinfo *info) {
+        uint64_t usec = atomic_load(&conn_timeout_usec);
+
+        /* Streams only: datagram sockets and FIFOs are the listener itself. */
+        if (usec && (info->role == SOCK_ROLE_LISTENING || info->role == SOCK_ROLE_CONNECTED))
+                (void)set_timeouts(fd, usec);
+}
+
+/* _pylaunchd.set_connection_timeout(seconds) */
+static PyObject *c_set_connection_timeout(PyObject *self, PyObject *arg) {
+        double seconds = PyFloat_AsDouble(arg);
+        int64_t usec;
+
+        (void)self;
+        if ((seconds == -1.0 && PyErr_Occurred()) || (usec = timeout_usec(seconds)) < 0)
+                return NULL;
+        atomic_store(&conn_timeout_usec, (uint64_t)usec);
+        Py_RETURN_NONE;
+}
+
+/* _pylaunchd.connection_timeout() -> seconds (0: none) */
+static PyObject *c_connection_timeout(PyObject *self, PyObject *unused) {
+        (void)self;
+        (void)unused;
+        return PyFloat_FromDouble((double)atomic_load(&conn_timeout_usec) / 1e6);
 }
 
 /* Until a datagram from an allowed sender heads the queue, dropping others'; GIL released.
@@ -281,6 +327,9 @@ static PyMethodDef c_methods[] = {
         { "check_datagram", c_check_datagram, METH_VARARGS,
           "check_datagram(sock, family, timeout): the next datagram comes from an allowed sender" },
         { "set_idle_timeout", c_set_idle_timeout, METH_VARARGS, "set_idle_timeout(fd, seconds): SO_RCVTIMEO, SO_SNDTIMEO" },
+        { "set_connection_timeout", c_set_connection_timeout, METH_O,
+          "set_connection_timeout(seconds): every connection accepted from now on starts with it" },
+        { "connection_timeout", c_connection_timeout, METH_NOARGS, "connection_timeout() -> seconds, 0 for none" },
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
         { "check_options", c_check_options, METH_O,
           "check_options(argv) -> bool: the launcher's own parser on argv; False after it printed why" },
@@ -315,7 +364,17 @@ static PyObject *c_module_init(void) {
         return m;
 }
 
+/* The standard library modules frozen into the launcher (cmake/embed.py): found before the path
+ * finder looks, so the encodings every start needs cost no directory listing, stat or read. A
+ * frozen package still gets its real directory as __path__ (FrozenImporter, from sys._stdlib_dir),
+ * so the other codecs load from disk as usual. */
+static struct _frozen frozen[sizeof embedded_frozen / sizeof embedded_frozen[0]];
+
 int module_register(void) {
+        for (size_t i = 0; embedded_frozen[i].name; i++)
+                frozen[i] = (struct _frozen){ .name = embedded_frozen[i].name, .code = embedded_frozen[i].data,
+                                              .size = embedded_frozen[i].size, .is_package = embedded_frozen[i].is_package };
+        PyImport_FrozenModules = frozen;
         return PyImport_AppendInittab("_pylaunchd", c_module_init) < 0 ? -ENOMEM : 0;
 }
 

@@ -16,6 +16,9 @@ void module_set_listeners(const struct listener_set *set);
 void module_set_idle_timeout(uint64_t usec);
 /* Who may send to a datagram socket the agent reads (pylaunchd.Datagram). Before module_load(). */
 void module_set_access(const struct access_policy *policy);
+/* pylaunchd.set_connection_timeout(): the SO_RCVTIMEO/SO_SNDTIMEO every stream connection starts
+ * with, set on fd (accepted on, or handed over as, info) before the GIL is taken. */
+void module_connection_timeout(int fd, const struct sockinfo *info);
 /* True once the agent has set its own STATUS= (the launcher then stops writing its own). */
 bool module_agent_owns_status(void);
 /* The launcher's own absolute path, for the installer (_pylaunchd.executable). */

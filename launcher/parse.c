@@ -382,3 +382,97 @@ const char *parse_nearest(const char *word, const char *const *candidates, size_
         }
         return found;
 }
+
+void parse_strv_free(char **v) {
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+/* names split at every ':' (none coalesced: "a::b" is three, "" one empty name), or n times
+ * "unknown" without them; NULL on ENOMEM. *ret_count is the number of names. */
+static char **split_names(const char *names, int n, int *ret_count) {
+        size_t count = names ? 1 : (size_t)n, k = 0;
+        char **v;
+
+        for (const char *p = names; p && *p; p++)
+                count += *p == ':';
+        if (!(v = calloc(count + 1, sizeof *v)))
+                return NULL;
+        for (const char *p = names; names && k < count; k++) {
+                size_t len = strcspn(p, ":");
+                if (!(v[k] = strndup(p, len)))
+                        goto oom;
+                p += len + (p[len] == ':');
+        }
+        for (; !names && k < count; k++)
+                if (!(v[k] = strdup("unknown")))
+                        goto oom;
+        *ret_count = (int)count;
+        return v;
+oom:
+        parse_strv_free(v);
+        return NULL;
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int parse_listen_env(const struct listen_env *env, pid_t self, uint64_t self_pidfdid) {
+        long long pid, n;
+        uint64_t pidfdid;
+        int r;
+
+        if (!env->pid)
+                return 0;
+        if ((r = parse_int_range(env->pid, 1, INT32_MAX, &pid)) < 0)
+                return r; /* 0 or past an int is out of range, as libsystemd says */
+        if (pid != (long long)self)
+                return 0;
+        /* A pid is reused; a pidfd's inode id never is (pidfs, Linux 6.9), so systemd 256+ also
+         * names the process that way. */
+        if (env->pidfdid) {
+                if (parse_u64(env->pidfdid, &pidfdid) < 0)
+                        return -EINVAL;
+                if (self_pidfdid && pidfdid != self_pidfdid)
+                        return 0;
+        }
+        if (!env->fds)
+                return 0;
+        /* As libsystemd: a number beyond an int is out of range, one no int can be as a count
+         * (0, negative, past INT_MAX - 3) is invalid. */
+        if ((r = parse_int_range(env->fds, INT32_MIN, INT32_MAX, &n)) < 0)
+                return r;
+        if (n <= 0 || n > INT32_MAX - 3)
+                return -EINVAL;
+        return (int)n;
+}
+
+int parse_listen_fdnames(const char *fdnames, int n, char ***ret_names) {
+        char **names;
+        int count;
+
+        if (n <= 0)
+                return -EINVAL;
+        if (!(names = split_names(fdnames, n, &count)))
+                return -ENOMEM;
+        if (count != n) {
+                parse_strv_free(names);
+                return -EINVAL;
+        }
+        *ret_names = names;
+        return 0;
+}

@@ -34,6 +34,22 @@ int parse_address(const char *s, struct address *ret);
  * "vsock-stream:" forms, CID a number or hypervisor, local, host. -EINVAL otherwise, and
  * -EAFNOSUPPORT for vsock where there is none. */
 int parse_notify_socket(const char *s, struct notify_address *ret);
+/* The socket-activation environment (sd_listen_fds(3)), read as libsystemd reads it. */
+struct listen_env {
+        const char *pid, *pidfdid, *fds, *fdnames; /* LISTEN_PID, LISTEN_PIDFDID, ... ; NULL: unset */
+};
+/* 0 when it is not for this process: no LISTEN_PID, another pid, a LISTEN_PIDFDID other than
+ * self_pidfdid (compared only when self_pidfdid is known, not 0: kernels before pidfs have no
+ * such ids), no LISTEN_FDS. -EINVAL for a malformed LISTEN_PID, LISTEN_PIDFDID or LISTEN_FDS, or
+ * a count outside 1 .. INT_MAX - 3 (-ERANGE beyond an int, as libsystemd); else the count. Numbers are plain decimal: libsystemd also
+ * takes leading blanks, '+' and "0x", which no service manager writes. */
+int parse_listen_env(const struct listen_env *env, pid_t self, uint64_t self_pidfdid);
+/* The n names in LISTEN_FDNAMES (NULL: unset): split at every ':', empty names kept ("" is one
+ * empty name), or "unknown" n times when unset; -EINVAL when they are not n. *ret_names is a
+ * malloc'd, NULL-ended array that parse_strv_free() frees. -ENOMEM. Asked only once the n fds
+ * are known to be open, so n is never larger than what is open. */
+int parse_listen_fdnames(const char *fdnames, int n, char ***ret_names);
+void parse_strv_free(char **v);
 /* Decimal integer in [min, max], the whole string, no sign unless min < 0. */
 int parse_int_range(const char *s, long long min, long long max, long long *ret);
 /* Seconds, fractions allowed ("0.05", "2", "1.5"), to microseconds; at most about 10 years. */

@@ -49,6 +49,13 @@ def set_idle_timeout(conn, seconds: float) -> None:
     _pylaunchd.set_idle_timeout(conn, seconds)
 
 
+def set_connection_timeout(seconds: float) -> None:
+    """Every stream connection handed to handle() from now on starts with set_idle_timeout(conn,
+    seconds) already done, by the launcher, before it takes the GIL: call it once, at the top of
+    the agent, instead of in each handle(). 0: no limit (the default)."""
+    _pylaunchd.set_connection_timeout(seconds)
+
+
 def peer(conn) -> tuple:
     """(pid, uid, gid) of the process at the other end of a unix socket (a connection or an fd).
     pid is 0 where the platform cannot tell. OSError(EAFNOSUPPORT) for a TCP socket."""

@@ -8,8 +8,8 @@ _pylaunchd.py), and::
     import Agent
     with connect(Agent) as c: c.sendall(b"Hello\\n"); assert c.recv(100) == b"Uryyb\\n"
 
-connect() gives handle() what the launcher gives it: a real ``pylaunchd.Connection``, blocking,
-on one end of a unix socketpair, in a thread of its own, closed when handle() returns (unless
+connect() gives handle() what the launcher gives it: a real ``pylaunchd.Connection``, blocking
+(with the agent's set_connection_timeout(), if any), on one end of a unix socketpair, in a thread of its own, closed when handle() returns (unless
 it detached it). The test gets the other end, a ``socket.socket``.
 """
 
@@ -64,6 +64,9 @@ def connect(agent: Any, *, timeout: float = DEFAULT_TIMEOUT,
         ours.close()
         raise
     conn.settimeout(None)  # blocking, as the launcher hands it over, whatever setdefaulttimeout() says
+    seconds = pylaunchd._pylaunchd.connection_timeout()  # set_connection_timeout(), as the launcher does
+    if seconds:
+        pylaunchd.set_idle_timeout(conn, seconds)
     raised: list[BaseException] = []
 
     def run() -> None:

@@ -99,6 +99,8 @@ struct server {
         struct pollfd *pfds; /* [0] the signal pipe, then one per listener */
         size_t npfds, next;
         bool backoff;
+        size_t hot;          /* the listener (pfds index) whose queue last had a connection, or 0 */
+        unsigned hot_streak; /* accepts from it in a row without a poll() */
 };
 
 static uint64_t now_usec(void) {
@@ -312,12 +314,41 @@ static bool draining(struct server *s) {
         return d;
 }
 
+/* Under load a listener's queue is rarely empty when a handler returns: accepting straight away
+ * spares the poll() that would only say so. Once it is empty (EAGAIN), or after HOT_STREAK_MAX
+ * accepts in a row (so the other listeners are polled too), the leader polls again. Returns an
+ * accepted fd, -EAGAIN to poll, or -1 to stop. */
+#define HOT_STREAK_MAX 16
+static int accept_hot(struct server *s, const struct listener **ret_l) {
+        size_t i = s->hot;
+        int fd;
+
+        while (i && !s->backoff && s->hot_streak < HOT_STREAK_MAX) {
+                s->hot_streak++;
+                fd = accept_one(s, i);
+                if (fd == -1)
+                        return -1;
+                if (fd < 0)
+                        break;
+                if (!peer_allowed(s, fd, &s->set->v[i - 1])) {
+                        close(fd);
+                        continue;
+                }
+                *ret_l = &s->set->v[i - 1];
+                return fd;
+        }
+        s->hot = 0;
+        return -EAGAIN;
+}
+
 static int lead(struct server *s, const struct listener **ret_l) {
         for (;;) {
-                int n;
+                int n, fd;
 
                 if (atomic_load(&s->stopping))
                         return draining(s) ? drain_queue(s, ret_l) : -1;
+                if ((fd = accept_hot(s, ret_l)) != -EAGAIN)
+                        return fd;
 
                 if (s->has_readable)
                         set_events(s);
@@ -338,7 +369,6 @@ static int lead(struct server *s, const struct listener **ret_l) {
                 for (size_t k = 0; k < s->npfds - 1 && !atomic_load(&s->stopping); k++) {
                         size_t i = 1 + (s->next + k) % (s->npfds - 1);
                         short re = s->pfds[i].revents;
-                        int fd;
 
                         if (re & (POLLERR | POLLNVAL)) {
                                 log_error("listener '%s' failed (poll revents 0x%x), stopping", s->set->v[i - 1].name,
@@ -370,6 +400,8 @@ static int lead(struct server *s, const struct listener **ret_l) {
                         }
                         if (fd >= 0) {
                                 s->next = (i - 1 + 1) % (s->npfds - 1);
+                                s->hot = i;
+                                s->hot_streak = 0;
                                 *ret_l = &s->set->v[i - 1];
                                 return fd;
                         }
@@ -551,6 +583,7 @@ static void *worker(void *arg) {
 
                         if (s->cfg->verbose)
                                 log_info("connection on '%s'", l->name);
+                        module_connection_timeout(fd, &l->info);
                         handle_one(s, ts, fd, l);
 
                         pthread_mutex_lock(&s->lock);
@@ -905,9 +938,10 @@ static int serve_connected(struct server *s) {
 
                 l->fd = -1; /* the Connection object owns it now */
                 PyEval_SaveThread();
-                if (peer_allowed(s, fd, l))
+                if (peer_allowed(s, fd, l)) {
+                        module_connection_timeout(fd, &l->info);
                         handle_one(s, ts, fd, l);
-                else
+                } else
                         close(fd);
                 PyEval_RestoreThread(ts);
         }

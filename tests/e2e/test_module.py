@@ -645,5 +645,134 @@ class IdleLimit(harness.E2ETestCase):
         self.assertInStderr("ValueError", server.wait_for_stderr("ValueError"), "the bad limit is named")
 
 
+
+#: set_connection_timeout(0.3) once, at import: every connection starts with the limit.
+CONNECTION_LIMIT_AGENT = """
+import pylaunchd
+
+pylaunchd.set_connection_timeout(0.3)
+
+def handle(conn):
+    try:
+        conn.sendall(b"hello\\n" + conn.recv(100))
+    except BlockingIOError:
+        conn.sendall(b"timed out\\n")
+"""
+
+#: The same handler with no limit set.
+NO_LIMIT_AGENT = CONNECTION_LIMIT_AGENT.replace("pylaunchd.set_connection_timeout(0.3)", "")
+
+
+class ConnectionLimit(harness.E2ETestCase):
+    def assertLimited(self, addr, what):
+        silent = self.client(addr)
+        self.assertEqual(silent.read_all(), b"timed out\n", f"{what}: a silent client is cut off at the limit")
+        self.assertEqual(harness.converse(addr, b"quick\n"), b"hello\nquick\n", f"{what}: a client in time is answered")
+
+    def test_every_unix_connection_starts_with_the_limit(self):
+        addr = self.unix_address()
+        self.serve_listen(self.write_agent("limit_agent.py", CONNECTION_LIMIT_AGENT), listen=[addr])
+        self.assertLimited(addr, "unix")
+        self.assertLimited(addr, "unix, a second connection")
+
+    def test_every_tcp_connection_starts_with_the_limit(self):
+        addr = self.tcp_address()
+        self.serve_listen(self.write_agent("limit_agent.py", CONNECTION_LIMIT_AGENT), listen=[addr])
+        self.assertLimited(addr, "tcp")
+
+    def test_a_handed_over_connection_has_it_too(self):
+        addr = self.unix_address()
+        self.activate(self.write_agent("limit_agent.py", CONNECTION_LIMIT_AGENT), listen=[addr], accept=True)
+        self.assertLimited(addr, "Accept=yes")
+
+    def run_on(self, listener: socket.socket, agent: str) -> harness.Launched:
+        """pylaunchd AGENT on the test's own listener as fd 3, the way a manager keeps one."""
+        script = f'exec 3<&{listener.fileno()}; LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$1"'
+        p = self.start(["sh", "-c", script, harness.BINARY, agent], name="pylaunchd", pass_fds=(listener.fileno(),))
+        return p
+
+    def test_a_tcp_listener_the_manager_keeps_forgets_a_past_limit(self):
+        # Were the limit set on the listener for the kernel to copy to each TCP connection, the
+        # manager's listener would carry it on to the next instance, and to the connections queued
+        # before the agent set it (both seen): it must be each connection's own.
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        listener.setblocking(False)
+        addr = harness.Address.tcp("127.0.0.1", listener.getsockname()[1])
+        early = self.client(addr)  # queued before the launcher starts, as the one that starts it is
+        first = self.run_on(listener, self.write_agent("limit_agent.py", CONNECTION_LIMIT_AGENT))
+        self.assertEqual(early.read_all(), b"timed out\n", "a connection queued before the start has the limit")
+        self.assertLimited(addr, "the first instance")
+        first.send_signal(signal.SIGTERM)
+        self.assertExitStatus(first, 0, "the first instance stops")
+        self.run_on(listener, self.write_agent("no_limit_agent.py", NO_LIMIT_AGENT))
+        slow = self.client(addr)
+        time.sleep(1.0)  # three times the old limit
+        slow.send(b"late\n")
+        self.assertEqual(slow.readline(), b"hello\n", "an agent that sets no limit has none, whatever came before")
+
+    def test_a_bad_limit_fails_the_import(self):
+        addr = self.unix_address()
+        server = self.launch(self.write_agent("bad_limit_agent.py", CONNECTION_LIMIT_AGENT.replace("0.3", "-1")),
+                             listen=[addr])
+        self.assertInStderr("ValueError", server.wait_for_stderr("ValueError"), "the bad limit is named")
+
+
+
+#: What the interpreter says about itself: its paths, the frozen encodings, the collector.
+START_AGENT = """
+import codecs, encodings, gc, json, sys
+
+AT_IMPORT = {"gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+def handle(conn):
+    names = ("executable", "prefix", "exec_prefix", "base_prefix", "base_exec_prefix", "_stdlib_dir",
+             "platlibdir")
+    info = {name: getattr(sys, name) for name in names}
+    info["path"] = sys.path[1:]  # [0] is the agent's directory
+    info["python"] = sys.executable  # the embedded interpreter (no --venv here)
+    info["encodings"] = {"origin": encodings.__spec__.origin, "path": list(encodings.__path__),
+                         "file": encodings.__file__}
+    info["codecs"] = [codecs.lookup(name).name for name in ("latin-1", "idna", "cp1252", "utf-8")]
+    info["cp1252"] = "é€".encode("cp1252").hex()
+    info.update(AT_IMPORT)
+    conn.sendall(json.dumps(info).encode())
+"""
+
+SELF_REPORT = """
+import json, sys
+print(json.dumps({name: getattr(sys, name) for name in ("executable", "prefix", "exec_prefix", "base_prefix",
+                  "base_exec_prefix", "_stdlib_dir", "platlibdir")} | {"path": sys.path}))
+"""
+
+
+class InterpreterStart(harness.E2ETestCase):
+    """What the launcher changes in how the interpreter starts changes nothing an agent sees."""
+
+    def setUp(self):
+        super().setUp()
+        self.addr = self.unix_address()
+        self.serve_listen(self.write_agent("start_agent.py", START_AGENT), listen=[self.addr])
+        self.info = fetch_json(self.addr)
+
+    def test_paths_are_the_interpreters_own(self):
+        own = json.loads(harness.run([self.info["python"], "-I", "-S", "-c", SELF_REPORT]).stdout)
+        for name, value in own.items():
+            self.assertEqual(self.info[name], value, f"sys.{name} as python -I -S has it")
+
+    def test_frozen_encodings_are_the_standard_library_package(self):
+        enc = self.info["encodings"]
+        self.assertEqual(enc["origin"], "frozen", "compiled into the launcher")
+        self.assertEqual(enc["path"], [os.path.join(self.info["_stdlib_dir"], "encodings")],
+                         "its real directory, for the other codecs")
+        self.assertEqual(enc["file"], os.path.join(self.info["_stdlib_dir"], "encodings", "__init__.py"))
+        self.assertEqual(self.info["codecs"], ["iso8859-1", "idna", "cp1252", "utf-8"], "codecs load from disk")
+        self.assertEqual(self.info["cp1252"], "e980")
+
+    def test_the_collector_is_on_for_the_agent(self):
+        self.assertTrue(self.info["gc_enabled"], "on when the agent is imported")
+        self.assertGreater(self.info["frozen"], 1000, "what start-up made is in the permanent generation")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -420,6 +420,30 @@ class Connect(harness.E2ETestCase):
         with self.testing.connect(handle, timeout=5) as c:
             c.sendall(b"go")
 
+    def test_connection_timeout_set_at_import_is_on_each_connection(self):
+        # agent/Agent.py calls set_connection_timeout(IDLE_TIMEOUT) when imported (setUp did).
+        self.addCleanup(self.c.set_connection_timeout, self.c.connection_timeout())
+        seen = []
+
+        def handle(conn):
+            sec, usec = struct.unpack("ll", conn.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize("ll")))
+            seen.append(sec + usec / 1e6)
+
+        with self.testing.connect(handle):
+            pass
+        self.assertAlmostEqual(seen[-1], self.agent.IDLE_TIMEOUT, delta=0.011, msg="the agent's own limit")
+        self.pylaunchd.set_connection_timeout(0.25)
+        with self.testing.connect(handle):
+            pass
+        self.assertAlmostEqual(seen[-1], 0.25, delta=0.011, msg="as set")
+        self.pylaunchd.set_connection_timeout(0)
+        with self.testing.connect(handle):
+            pass
+        self.assertEqual(seen[-1], 0, "0: none")
+        for bad in (-1, float("nan"), 2e9):
+            with self.subTest(seconds=bad), self.assertRaises(ValueError):
+                self.pylaunchd.set_connection_timeout(bad)
+
     def test_detach_keeps_the_fd(self):
         kept = []
 

@@ -2,7 +2,9 @@
 
 Two independent parsers read every plist: Python's plistlib and libplist's plistutil (Debian
 package libplist-utils). Then a small schema table checks the keys, the value types and the
-values pylaunchd relies on, for each of the three variants in plist/. Shared by the launchd_*
+values pylaunchd relies on, for each of the three variants in plist/: the check-in mode right
+after the executable (--launchd, or --inetd), stdout in the log, a PATH. tree_problems holds the
+copy of the agent's directory to owner-only modes. Shared by the launchd_*
 tests; not a test itself.
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import os
 import plistlib
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
 
@@ -47,15 +51,26 @@ _COMMON = {
     "KeepAlive": bool,
     "ProcessType": str,
     "StandardErrorPath": str,
+    # launchd's own PATH is /usr/bin:/bin:/usr/sbin:/sbin: every plist sets one, and --env's.
+    "EnvironmentVariables": dict,
+    # launchd's SIGKILL after SIGTERM must leave pylaunchd its stop timeout.
+    "ExitTimeOut": int,
 }
 
 # variant -> the top-level keys it must have and their types. The inetd variant has no
-# ThrottleInterval requirement: launchd starts one process per connection there.
+# ThrottleInterval requirement: launchd starts one process per connection there. The listening
+# variants keep stdout (print) in the log: without StandardOutPath it is lost.
 REQUIRED = {
-    "unix": {**_COMMON, "ThrottleInterval": int},
-    "tcp": {**_COMMON, "ThrottleInterval": int},
+    "unix": {**_COMMON, "ThrottleInterval": int, "StandardOutPath": str},
+    "tcp": {**_COMMON, "ThrottleInterval": int, "StandardOutPath": str},
     "inetd": {**_COMMON, "inetdCompatibility": dict},
 }
+
+# variant -> the launcher option right after the executable that says how it checks in (the
+# launcher's --launchd: launchd alone, every error an error; --inetd: the connection on fd 0).
+# None of the other ways may be on the command line.
+MODE = {"unix": "--launchd", "tcp": "--launchd", "inetd": "--inetd"}
+NEVER_IN_ARGS = ("--launchd", "--inetd", "--listen", "-l")
 
 # variant -> top-level keys it must not have. In inetd mode stdout is the connection: a
 # StandardOutPath would take it away from the client.
@@ -140,6 +155,24 @@ def schema_problems(plist, variant: str) -> list:
     stderr_path = plist.get("StandardErrorPath")
     if type(stderr_path) is str and not stderr_path:
         out.append("StandardErrorPath: empty")
+    stdout_path = plist.get("StandardOutPath")
+    if type(stdout_path) is str and stdout_path != stderr_path:
+        out.append(f"StandardOutPath: {stdout_path!r}, must be the log, StandardErrorPath {stderr_path!r}")
+    if type(args) is list and args:
+        out.extend(_mode_problems(args, variant))
+    env = plist.get("EnvironmentVariables")
+    if type(env) is dict:
+        for key, value in env.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                out.append(f"EnvironmentVariables.{key}: not a variable name")
+            p = _type_problem(f"EnvironmentVariables.{key}", value, str)
+            if p:
+                out.append(p)
+        if type(env.get("PATH")) is not str or not env["PATH"]:
+            out.append("EnvironmentVariables.PATH: missing (launchd's own PATH has no Homebrew, no ~/.local/bin)")
+    exit_timeout = plist.get("ExitTimeOut")
+    if type(exit_timeout) is int and exit_timeout <= 10:
+        out.append(f"ExitTimeOut: {exit_timeout}, must be more than pylaunchd's default stop timeout (10 s)")
 
     inetd = plist.get("inetdCompatibility")
     if type(inetd) is dict:
@@ -161,6 +194,17 @@ def schema_problems(plist, variant: str) -> list:
         for name, listener in sockets.items():
             out.extend(_listener_problems(f"Sockets.{name}", listener, variant))
     return out
+
+
+def _mode_problems(args: list, variant: str) -> list:
+    """The check-in mode right after the executable, and no other way of getting sockets."""
+    want = MODE[variant]
+    if len(args) < 2 or args[1] != want:
+        return [f"ProgramArguments[1]: {args[1:2]}, must be {want!r} (how the {variant} variant checks in)"]
+    # The agent's own arguments come after its path: only the launcher's part is checked.
+    end = next((i for i, a in enumerate(args) if type(a) is str and a.endswith(".py")), len(args))
+    return [f"ProgramArguments[{i}]: {a!r} beside {want}: one way of getting sockets, said once"
+            for i, a in enumerate(args[2:end], 2) if type(a) is str and (a in NEVER_IN_ARGS or a.startswith("--listen="))]
 
 
 def _listener_problems(where: str, listener, variant: str) -> list:
@@ -196,6 +240,39 @@ def _listener_problems(where: str, listener, variant: str) -> list:
     if variant == "tcp" and type(node) is str and node not in LOOPBACK_NAMES:
         out.append(f"{where}.SockNodeName: {node!r}, must be a loopback name "
                    f"({', '.join(sorted(LOOPBACK_NAMES))})")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the copy of the agent's directory
+
+# Never in the copy (install.py's COPY_SKIP_DIRS, the ones a test makes), nor a virtualenv.
+NEVER_COPIED = frozenset({".git", "__pycache__", "node_modules"})
+
+
+def tree_problems(root: str) -> list:
+    """Every way the copy at ROOT falls short: the launcher's StrictModes refuses what others
+    can write, and ROOT is the agent's sys.path[0], where nobody else may create a file. So:
+    directories 0700, files 0600 or 0700, all the user's, no links (a link could point anywhere
+    the job cannot read), nothing that is never copied."""
+    out = []
+    uid = os.getuid()
+    for top, dirs, files in os.walk(root):
+        for path in [top] + [os.path.join(top, f) for f in dirs + files]:
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            mode = stat.S_IMODE(st.st_mode)
+            if st.st_uid != uid:
+                out.append(f"{rel}: owned by uid {st.st_uid}, not {uid}")
+            if stat.S_ISLNK(st.st_mode):
+                out.append(f"{rel}: a link")
+            elif stat.S_ISDIR(st.st_mode):
+                if mode != 0o700:
+                    out.append(f"{rel}: directory mode {mode:04o}, must be 0700")
+                if os.path.basename(path) in NEVER_COPIED or os.path.exists(os.path.join(path, "pyvenv.cfg")):
+                    out.append(f"{rel}: must not be copied")
+            elif mode not in (0o600, 0o700):
+                out.append(f"{rel}: file mode {mode:04o}, must be 0600 or 0700")
     return out
 
 
@@ -241,24 +318,6 @@ def plistutil_parse(data: bytes) -> dict:
             raise AssertionError(f"plistutil bin -> xml: status {r.returncode}: "
                                  f"{r.stderr.decode(errors='replace').strip()}")
         return plistlib.loads(r.stdout)
-
-
-def plistutil_json_supported() -> bool:
-    """libplist 2.3 added `-f json`; Debian 12's 2.2 has only bin and xml."""
-    r = subprocess.run([plistutil(), "-i", "-", "-f", "json"], input=b"",
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-    return b"Unsupported output format" not in r.stdout + r.stderr
-
-
-def plistutil_json(data: bytes):
-    """DATA converted to JSON by plistutil, parsed; only where plistutil_json_supported()."""
-    import json
-    r = subprocess.run([plistutil(), "-i", "-", "-f", "json"], input=data,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-    if r.returncode != 0 or r.stderr.strip():
-        raise AssertionError(f"plistutil -f json: status {r.returncode}: "
-                             f"{r.stderr.decode(errors='replace').strip()}")
-    return json.loads(r.stdout)
 
 
 def parse_both(data: bytes) -> dict:

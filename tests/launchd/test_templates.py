@@ -1,5 +1,7 @@
 """The plist templates in plist/ parse with plistutil and plistlib and have launchd.plist(5)'s
-keys and value types for their variant; and the schema checker itself fails when it should."""
+keys and value types for their variant; each says how pylaunchd checks in (--launchd right after
+the executable, --inetd for inetdCompatibility), keeps stdout in the log and sets a PATH; and the
+schema checker itself fails when it should."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import copy
 import glob
 import os
 import plistlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,14 +63,6 @@ class Templates(unittest.TestCase):
             with self.subTest(template=os.path.basename(path)):
                 plistcheck.parse_both(read(path))
 
-    def test_plistutil_json(self):
-        if not plistcheck.plistutil_json_supported():
-            self.skipTest("this plistutil has no -f json (libplist < 2.3); "
-                          "the binary round trip in test_plistutil_parses stands in for it")
-        for path in templates():
-            with self.subTest(template=os.path.basename(path)):
-                self.assertEqual(plistcheck.plistutil_json(read(path)), plistlib.loads(read(path)))
-
     def test_plistlib_load(self):
         for path in templates():
             with self.subTest(template=os.path.basename(path)):
@@ -91,6 +87,27 @@ class Templates(unittest.TestCase):
         self.assertNotIn("StandardOutPath", data)
         self.assertNotIn("StandardInPath", data)
         self.assertIs(data["inetdCompatibility"]["Wait"], False)
+
+    def test_explicit_check_in_mode(self):
+        # The launcher is told how it gets its sockets, so nothing rests on a guess: the listening
+        # variants (TCP too: launchd binds the port, SockNodeName/SockServiceName) --launchd, the
+        # inetd one --inetd; "@ARGS@" (the rest, the agent last) after it.
+        for path in templates():
+            name = os.path.basename(path)
+            with self.subTest(template=name):
+                args = plistlib.loads(read(path))["ProgramArguments"]
+                mode = "--inetd" if VARIANT_OF[name] == "inetd" else "--launchd"
+                self.assertEqual(args, ["@PYLAUNCHD@", mode, "@ARGS@"])
+
+    def test_stdout_and_environment(self):
+        for path in templates():
+            name = os.path.basename(path)
+            with self.subTest(template=name):
+                data = plistlib.loads(read(path))
+                self.assertEqual(data["EnvironmentVariables"], {"PATH": "@PATH@"})
+                self.assertEqual(data["StandardErrorPath"], "@LOG@")
+                if VARIANT_OF[name] != "inetd":
+                    self.assertEqual(data["StandardOutPath"], "@LOG@", "print() output would be lost")
 
     def test_on_demand(self):
         for path in templates():
@@ -181,6 +198,51 @@ class SchemaCheckerFails(unittest.TestCase):
                 node[keys[-1]] = value
                 self.assertRejected(broken, variant, named)
 
+    def test_stdout_lost_or_elsewhere(self):
+        for variant in ("unix", "tcp"):
+            with self.subTest(variant=variant):
+                broken = self.good(variant)
+                del broken["StandardOutPath"]
+                self.assertRejected(broken, variant, "StandardOutPath")
+                broken = self.good(variant)
+                broken["StandardOutPath"] = "/tmp/elsewhere.log"
+                self.assertRejected(broken, variant, "StandardOutPath")
+
+    def test_environment(self):
+        broken = self.good()
+        del broken["EnvironmentVariables"]
+        self.assertRejected(broken, "unix", "EnvironmentVariables")
+        for env, named in (({}, "PATH"), ({"PATH": "/bin", "N": 5}, "EnvironmentVariables.N"),
+                           ({"PATH": "/bin", "A B": "x"}, "EnvironmentVariables.A B")):
+            with self.subTest(env=env):
+                broken = self.good()
+                broken["EnvironmentVariables"] = env
+                self.assertRejected(broken, "unix", named)
+
+    def test_check_in_mode(self):
+        cases = [
+            ("unix", ["/bin/pylaunchd", "@ARGS@"], "ProgramArguments[1]"),
+            ("unix", ["/bin/pylaunchd", "--inetd", "a.py"], "ProgramArguments[1]"),
+            ("tcp", ["/bin/pylaunchd", "--listen", "tcp:127.0.0.1:7013", "a.py"], "ProgramArguments[1]"),
+            ("tcp", ["/bin/pylaunchd", "--launchd", "--listen", "tcp:127.0.0.1:7013", "a.py"], "ProgramArguments[2]"),
+            ("inetd", ["/bin/pylaunchd", "--launchd", "a.py"], "ProgramArguments[1]"),
+            ("inetd", ["/bin/pylaunchd", "--inetd", "--launchd", "a.py"], "ProgramArguments[2]"),
+        ]
+        for variant, args, named in cases:
+            with self.subTest(variant=variant, args=args):
+                broken = self.good(variant)
+                broken["ProgramArguments"] = args
+                self.assertRejected(broken, variant, named)
+        # The agent's own arguments may be anything.
+        good = self.good()
+        good["ProgramArguments"] = ["/bin/pylaunchd", "--launchd", "a.py", "--listen", "--inetd"]
+        self.assertEqual(plistcheck.schema_problems(good, "unix"), [])
+
+    def test_exit_timeout_too_short(self):
+        broken = self.good()
+        broken["ExitTimeOut"] = 5
+        self.assertRejected(broken, "unix", "ExitTimeOut")
+
     def test_variant_mixups(self):
         inetd = self.good("inetd")
         inetd["StandardOutPath"] = "/tmp/out"
@@ -209,6 +271,40 @@ class SchemaCheckerFails(unittest.TestCase):
             plistcheck.parse_both(b'<?xml version="1.0" encoding="UTF-8"?>\n'
                                   b'<plist version="1.0"><dict><key>ThrottleInterval</key>'
                                   b'<integer>x</integer></dict></plist>\n')
+
+
+class TreeCheckerFails(unittest.TestCase):
+    """plistcheck.tree_problems, which the install tests hold the copy to, rejects a tree others
+    could write into, a link, and what is never copied."""
+
+    def setUp(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="pylaunchd-tree-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, self.root, True)
+        os.mkdir(os.path.join(self.root, "pkg"), 0o700)
+        for rel, mode in (("Agent.py", 0o600), ("run.sh", 0o700), ("pkg/m.py", 0o600)):
+            with open(os.path.join(self.root, rel), "w"):
+                pass
+            os.chmod(os.path.join(self.root, rel), mode)
+        os.chmod(self.root, 0o700)
+
+    def test_good_tree_passes(self):
+        self.assertEqual(plistcheck.tree_problems(self.root), [])
+
+    def test_broken(self):
+        cases = [
+            (lambda: os.chmod(os.path.join(self.root, "pkg"), 0o755), "pkg: directory mode 0755"),
+            (lambda: os.chmod(self.root, 0o770), ".: directory mode 0770"),
+            (lambda: os.chmod(os.path.join(self.root, "Agent.py"), 0o644), "Agent.py: file mode 0644"),
+            (lambda: os.chmod(os.path.join(self.root, "run.sh"), 0o755), "run.sh: file mode 0755"),
+            (lambda: os.symlink("/etc/passwd", os.path.join(self.root, "pkg", "link")), "pkg/link: a link"),
+            (lambda: os.mkdir(os.path.join(self.root, ".git"), 0o700), ".git: must not be copied"),
+        ]
+        for breakage, named in cases:
+            with self.subTest(named=named):
+                self.setUp()
+                breakage()
+                problems = plistcheck.tree_problems(self.root)
+                self.assertTrue(any(named in p for p in problems), f"no complaint names {named!r}: {problems}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 
 #include "activation.h"
 #include "fakes.h"
+#include "sdlisten.h"
 #include "unit.h"
 
 #define N_ROWS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -146,7 +147,7 @@ START_TEST(no_systemd_here) {
 }
 END_TEST
 
-/* ---- the real sd_listen_fds_with_names, through activation_ops_real ---- */
+/* ---- the real one (in-tree, or libsystemd's with -DPYLAUNCHD_LIBSYSTEMD=ON), through activation_ops_real ---- */
 
 enum pid_is { PID_UNSET, PID_OURS, PID_OTHER, PID_GARBAGE };
 
@@ -176,7 +177,7 @@ static const struct env_row {
 START_TEST(real_environment_table) {
         const struct env_row *row = &env_rows[_i];
         struct listener_set set = {};
-        char what[160], pid[32];
+        char what[160], pid[32], pidfdid[32];
         int r;
 
         snprintf(what, sizeof what, "real row %d: LISTEN_FDS=%s LISTEN_FDNAMES=%s pid %d", _i,
@@ -190,7 +191,9 @@ START_TEST(real_environment_table) {
                 setenv("LISTEN_FDS", row->fds, 1);
         if (row->names)
                 setenv("LISTEN_FDNAMES", row->names, 1);
-        setenv("LISTEN_PIDFDID", "4242", 1);
+        /* As systemd 256+ sets it (test_sdlisten checks the id against the one seen from outside). */
+        snprintf(pidfdid, sizeof pidfdid, "%llu", (unsigned long long)sdlisten_self_pidfdid());
+        setenv("LISTEN_PIDFDID", pidfdid, 1);
 
         r = activation_systemd(&activation_ops_real, &set);
         if (row->rc < 0)
