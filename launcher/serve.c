@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accept_errors.h"
 #include "access.h"
 #include "activity.h"
 #include "exitcode.h"
@@ -41,6 +42,7 @@
 #include "notify.h"
 #include "serve.h"
 #include "signals.h"
+#include "status.h"
 
 #define ACCEPT_BACKOFF_MS 100
 /* A handler running longer than this no longer keeps others from being accepted. */
@@ -180,19 +182,10 @@ static int accept_one(struct server *s, size_t i) {
 #endif
         if (fd >= 0)
                 return fd;
-        switch (errno) {
-        case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-        case EWOULDBLOCK:
-#endif
-        case EINTR:
-        case ECONNABORTED:
-        case EPROTO:
+        switch (accept_error_action(errno)) {
+        case ACCEPT_RETRY:
                 return -EAGAIN;
-        case EMFILE:
-        case ENFILE:
-        case ENOBUFS:
-        case ENOMEM: {
+        case ACCEPT_BACKOFF: {
                 /* Out of fds or memory: the connection stays queued; pause accepting, not dying. */
                 char e[128];
                 log_ratelimited(LOG_LEVEL_WARNING, "accept on '%s' failed, pausing accepts for %d ms: %s",
@@ -200,6 +193,7 @@ static int accept_one(struct server *s, size_t i) {
                 set_backoff(s, true);
                 return -EAGAIN;
         }
+        case ACCEPT_STOP:
         default:
                 log_errno(LOG_LEVEL_ERR, errno, "accept on '%s' failed, stopping", s->set->v[i - 1].name);
                 request_stop(s, EXIT_RUNTIME);
@@ -851,6 +845,7 @@ static void return_memory(struct server *s) {
  * agent's forked children. Returns true when handlers had to be abandoned after the grace period. */
 static bool supervise(struct server *s, uint64_t *ret_stop_deadline) {
         uint64_t start = now_usec(), stop_deadline = 0, shown_handled = 0;
+        char status[STATUS_TEXT_MAX];
         unsigned shown_busy = 0;
         bool abandoned = false;
 
@@ -897,10 +892,9 @@ static bool supervise(struct server *s, uint64_t *ret_stop_deadline) {
                         shown_handled = s->handled;
                         shown_busy = s->busy;
                         s->status_dirty = false;
-                        notify_send("STATUS=Serving %s: %llu connection(s) handled, %u in flight%s%s%s", s->cfg->what,
-                                    (unsigned long long)shown_handled, shown_busy,
-                                    s->reload_error[0] ? "; the last reload failed, the code already loaded serves: " : "",
-                                    s->reload_error, s->reload_error[0] ? " (fix it, then systemctl reload)" : "");
+                        status_format(status, sizeof status, s->cfg->what, shown_handled, shown_busy,
+                                      s->reload_error);
+                        notify_send("STATUS=%s", status);
                 }
                 collect_children(s);
                 return_memory(s);

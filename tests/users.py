@@ -20,7 +20,9 @@ Several test runs on one machine share the users: each `create` takes a referenc
 REFS, under an flock), and the users go with the last `remove`. Leftovers of a run that died
 (users without a count) are replaced.
 
-Without root, `create` cannot make users: it says so and exits 77 (ctest's skip code).
+Without root, `create` cannot make users: it says so and fails (tests/skips.py: a skipped
+fixture would let the security scenarios pass untested), or exits 77, ctest's skip code, when
+PYLAUNCHD_ALLOW_SKIPS=1 allows skips.
 Standard library only.
 """
 
@@ -32,6 +34,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import skips  # tests/skips.py, beside this file
 
 OWNER = "pylaunchd-owner"
 OTHER = "pylaunchd-other"
@@ -136,8 +140,8 @@ def remove() -> None:
 
 def create() -> int:
     if os.geteuid() != 0:
-        print(f"users.py: making the test users {OWNER} and {OTHER} needs root; skipping", file=sys.stderr)
-        return EXIT_SKIP
+        return skips.fixture_cannot("users.py create", f"making the test users {OWNER} and {OTHER} needs root",
+                                    EXIT_SKIP)
     with _Refs() as refs:
         n = refs.get()
         if n > 0 and _users_exist():

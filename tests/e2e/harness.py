@@ -25,6 +25,9 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import skips  # noqa: E402  (tests/skips.py: the one list of allowed skips)
+
 BINARY = os.environ.get("PYLAUNCHD", "")
 AGENT_DIR = os.environ.get("PYLAUNCHD_AGENT_DIR", "")
 ROT13_AGENT = os.path.join(AGENT_DIR, "Agent.py")
@@ -523,6 +526,8 @@ class E2ETestCase(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pylaunchd-e2e-")
+        _LIVE_TMPDIRS.add(self.tmp)
+        self.addCleanup(_LIVE_TMPDIRS.discard, self.tmp)
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     # files and addresses
@@ -621,7 +626,73 @@ class E2ETestCase(unittest.TestCase):
         self.assertEqual(converse(addr, line + b"\n"), rot13(line) + b"\n", f"{what}: ROT13 answer on {addr}")
 
 
+# --- a hang, and every other way out ----------------------------------------------------------------
+
+#: Temporary directories of tests still running: a hang removes them as cleanups would.
+_LIVE_TMPDIRS: set = set()
+
+
+def descendants(root: int) -> list:
+    """Every process below root (reparented daemons included, as we are their subreaper), found
+    from /proc's parent links, parents before children."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                parent[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, frontier = [], [root]
+    while frontier:
+        kids = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in found]
+        found += kids
+        frontier = kids
+    return found
+
+
+def kill_everything_started() -> list:
+    """SIGKILL every process this one started, and each one's process group (servers run in
+    sessions of their own, so their --accept children and forks go too). Returns the pids."""
+    pids = descendants(os.getpid())
+    for pid in pids:
+        try:
+            pgid = os.getpgid(pid)
+            if pgid == os.getpgrp():  # a plain child in our own group: not the group, or us too
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for d in list(_LIVE_TMPDIRS):
+        shutil.rmtree(d, True)
+    return pids
+
+
+def _hang_watchdog(seconds: float) -> None:
+    """After seconds: dump every thread's stack, stop everything the test started, exit 1.
+
+    faulthandler's own exit=True would _exit() with the servers still running (five pylaunchd and
+    systemd-socket-activate processes outlived one hang), so a thread does it: a test blocked in a
+    syscall or a sleep has released the GIL. faulthandler stays armed a little later as the
+    backstop for a thread that never releases it."""
+    def fire() -> None:
+        time.sleep(seconds)
+        sys.stderr.write(f"\nharness: hung for {seconds:.0f} s; every thread's stack:\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(all_threads=True)
+        pids = kill_everything_started()
+        sys.stderr.write(f"harness: stopped {len(pids)} process(es) the test started: {sorted(pids)}\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+    threading.Thread(target=fire, name="hang-watchdog", daemon=True).start()
+    faulthandler.dump_traceback_later(seconds + 5, exit=True)
+
+
 def main() -> None:
-    """Run the calling script's tests. A hang dumps every thread's stack before ctest's timeout."""
-    faulthandler.dump_traceback_later(float(os.environ.get("PYLAUNCHD_E2E_HANG_DUMP", "110")), exit=True)
-    unittest.main(module="__main__", verbosity=2)
+    """Run the calling script's tests under the skip policy (tests/skips.py). A hang dumps every
+    thread's stack and stops what the test started before ctest's timeout would kill only us."""
+    _hang_watchdog(float(os.environ.get("PYLAUNCHD_E2E_HANG_DUMP", "110")))
+    skips.main()

@@ -7,6 +7,7 @@ variables, what pylaunchd.started_by says, and that the activation variables nev
 
 import os
 import socket
+import time
 
 import harness
 from harness import converse, fetch_json, rot13
@@ -166,6 +167,27 @@ class IdleExit(harness.E2ETestCase):
         self.assertServesRot13(addr, "before going idle")
         self.assertExitStatus(sa, harness.EXIT_OK, "idle exit under systemd-socket-activate")
         self.assertTrue(os.path.exists(addr.path), "the socket file is systemd's: it stays")
+
+    def test_idle_clock_starts_when_the_last_connection_ends(self):
+        # Idle time counts from the end of the last conversation, not from its start: after a
+        # conversation longer than the timeout, the launcher still waits the whole timeout, then
+        # leaves. (Counted from the start, it left the moment the client closed.)
+        addr = self.unix_address()
+        timeout = 3.0
+        sa = self.activate(harness.ROT13_AGENT, listen=[addr], options=["--idle-timeout", str(timeout)])
+        c = self.client(addr)
+        begun = time.monotonic()
+        while time.monotonic() - begun < timeout * 1.5:
+            self.assertEqual(c.exchange(b"still here"), b"fgvyy urer", "the conversation goes on")
+            time.sleep(0.25)  # the client's pace, not a wait for readiness
+        self.assertTrue(sa.alive(), "no idle exit in the middle of a conversation")
+        c.close()
+        ended = time.monotonic()
+        self.assertExitStatus(sa, harness.EXIT_OK, "idle exit after the conversation", timeout + harness.DEADLINE)
+        stayed = time.monotonic() - ended
+        # Only a lower bound: a loaded machine can make the exit later, never earlier.
+        self.assertGreaterEqual(stayed, timeout * 0.8,
+                                f"left {stayed:.2f} s after the last connection ended; --idle-timeout is {timeout} s")
 
     def test_ignored_with_listen(self):
         # Nothing would start a --listen launcher again: it must not exit when idle.

@@ -424,6 +424,44 @@ def handle(conn):
 """
 
 
+#: Closes the Connection while a makefile() object still uses it, as socket.socket allows: the file
+#: keeps working, and the descriptor closes when the last file object does.
+MAKEFILE_AGENT = """
+import json, os
+
+def handle(conn):
+    f = conn.makefile("rwb")
+    conn.close()
+    line = f.readline()
+    f.write(b"after close: " + line)
+    f.flush()
+    open_while_file_is = conn.fileno() != -1
+    f.close()
+    with open(os.environ["REPORT"], "w") as r:
+        json.dump({"open_while_file_is": open_while_file_is, "closed_after": conn.fileno() == -1}, r)
+"""
+
+
+class MakefileClose(harness.E2ETestCase):
+    def test_close_waits_for_makefile_objects(self):
+        addr = self.unix_address()
+        report = self.path("report.json")
+        self.serve_listen(self.write_agent("makefile_agent.py", MAKEFILE_AGENT), listen=[addr],
+                          env=harness.clean_env({"REPORT": report}))
+        c = self.client(addr)
+        c.send(b"hello\n")
+        self.assertEqual(c.readline(), b"after close: hello\n", "the file outlives conn.close()")
+        self.assertEqual(c.read_all(), b"", "then the connection ends")
+        out = harness.wait_for(lambda: os.path.exists(report) and fetch_json_file(report), "the report")
+        self.assertEqual(out, {"open_while_file_is": True, "closed_after": True})
+
+
+def fetch_json_file(path: str):
+    with open(path) as f:
+        text = f.read()
+    return json.loads(text) if text.endswith("}") else None
+
+
 class ModuleInfo(harness.E2ETestCase):
     def setUp(self):
         super().setUp()

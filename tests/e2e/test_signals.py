@@ -101,6 +101,17 @@ def handle(conn):
 """
 
 
+#: Answers with its own VERSION and the VERSION of the module sys.modules holds under its name.
+NAMED_AGENT = """
+import sys
+
+VERSION = {version!r}
+
+def handle(conn):
+    conn.sendall(("%s %s\\n" % (VERSION, sys.modules[__name__].VERSION)).encode())
+"""
+
+
 class Reload(harness.E2ETestCase):
     """SIGHUP: the agent's file is imported afresh; the launcher keeps running and serving."""
 
@@ -125,6 +136,21 @@ class Reload(harness.E2ETestCase):
         self.assertInStderr("SyntaxError", err, "the failed reload says why")
         self.assertTrue(self.server.alive(), "a failed reload does not stop the launcher")
         self.assertEqual(converse(self.addr, b""), b"v1\n", "the code already loaded goes on serving")
+
+    def test_failed_reload_leaves_no_half_module_in_sys_modules(self):
+        # The new file runs half way (VERSION rebound) and then raises: the module the agent's
+        # name maps to must still be the old one, not the half-imported one.
+        self.write_agent("versioned_agent.py", NAMED_AGENT.format(version="v1"))
+        self.server.send_signal(signal.SIGHUP)
+        self.server.wait_for_stderr("reloaded agent")
+        self.assertEqual(converse(self.addr, b""), b"v1 v1\n")
+        self.write_agent("versioned_agent.py",
+                         NAMED_AGENT.format(version="half") + "raise RuntimeError('half way through the import')\n")
+        self.server.send_signal(signal.SIGHUP)
+        self.assertInStderr("half way through", self.server.wait_for_stderr("keeping the code already loaded"),
+                            "the failed reload says why")
+        self.assertEqual(converse(self.addr, b""), b"v1 v1\n",
+                         "the handler and sys.modules both still hold the code already loaded")
 
     def test_sighup_with_an_agent_lacking_handle_keeps_the_old_code(self):
         self.write_agent("versioned_agent.py", "def helper(conn):\n    pass\n")

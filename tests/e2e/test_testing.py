@@ -121,6 +121,31 @@ class Fallback(harness.E2ETestCase):
             self.assertIs(self.c.notify("STATUS=" + "x" * 2000), True)
             self.assertEqual(len(server.recv(4096)), 1023)
 
+    def test_journal_handler_priorities(self):
+        # The level -> "<N>" table on its own, outside the launcher (test_module's Journal checks it
+        # inside, on a real journal stream): each boundary and the levels between them.
+        import io
+        import logging
+
+        rows = [(logging.CRITICAL + 5, 2), (logging.CRITICAL, 2), (logging.ERROR + 5, 3), (logging.ERROR, 3),
+                (logging.WARNING + 5, 4), (logging.WARNING, 4), (logging.INFO + 5, 6), (logging.INFO, 6),
+                (logging.DEBUG + 5, 7), (logging.DEBUG, 7), (1, 7)]
+        out = io.StringIO()
+        handler = self.pylaunchd.JournalHandler(stream=out)
+        self.assertFalse(handler.journal, "a stream of the caller's own is no journal")
+        handler.journal = True
+        log = logging.Logger("pylaunchd-e2e-journal", level=1)
+        log.addHandler(handler)
+        for level, _ in rows:
+            log.log(level, "level %d\nsecond line", level)
+        want = "".join(f"<{prio}>level {level}\n<{prio}>second line\n" for level, prio in rows)
+        self.assertEqual(out.getvalue(), want, "every line of every record carries its level's priority")
+        handler.journal = False
+        out.truncate(0)
+        out.seek(0)
+        log.error("plain")
+        self.assertEqual(out.getvalue(), "plain\n", "no prefix when stderr is not the journal")
+
     def test_notify_to_an_abstract_name(self):
         name = f"pylaunchd-e2e-notify-{os.getpid()}-{time.monotonic_ns()}"
         server = self.datagram_server(b"\0" + name.encode())
@@ -491,8 +516,7 @@ class ReadmeExample(harness.E2ETestCase):
         with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
             readme = f.read()
         blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "pylaunchd.testing" in b]
-        if not blocks:
-            self.skipTest("README.md shows no pylaunchd.testing example yet")
+        self.assertTrue(blocks, "README.md should show agent/test_Agent.py as its pylaunchd.testing example")
         with open(os.path.join(harness.AGENT_DIR, "test_Agent.py"), encoding="utf-8") as f:
             example = f.read()
 

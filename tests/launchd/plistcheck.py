@@ -16,7 +16,11 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import skips  # noqa: E402,F401  (tests/skips.py: the launchd tests' main, under the skip policy)
 
 # The top-level keys launchd.plist(5) documents. Anything else is almost surely a typo, which
 # launchd would ignore without a word (a misspelt "RunAtLoad" silently means the default).

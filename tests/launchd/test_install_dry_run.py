@@ -619,4 +619,4 @@ class SystemdUnaffected(DryRunCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    plistcheck.skips.main()

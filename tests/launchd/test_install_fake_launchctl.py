@@ -489,4 +489,4 @@ class FakeLaunchctl(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    plistcheck.skips.main()

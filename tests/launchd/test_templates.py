@@ -308,4 +308,4 @@ class TreeCheckerFails(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    plistcheck.skips.main()

@@ -263,5 +263,4 @@ StandardError=append:{self.output_log(name)}
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

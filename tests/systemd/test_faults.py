@@ -160,5 +160,4 @@ ExecStopPost=/bin/sh -c 'echo "$${{SERVICE_RESULT}} $${{EXIT_CODE}} $${{EXIT_STA
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

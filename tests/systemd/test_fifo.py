@@ -120,5 +120,4 @@ class Fifo(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

@@ -265,5 +265,4 @@ class IdleExit(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

@@ -218,5 +218,4 @@ class Install(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

@@ -205,5 +205,4 @@ class InstallOptions(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

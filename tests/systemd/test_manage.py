@@ -278,5 +278,4 @@ class Manage(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

@@ -111,5 +111,4 @@ ExecStart={self.exe} {self.agent}
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

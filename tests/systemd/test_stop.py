@@ -223,5 +223,4 @@ StandardError=append:{self.output_log}
 
 
 if __name__ == "__main__":
-    usermgr.exit_if_unavailable()
-    unittest.main(verbosity=2)
+    usermgr.scenario_main()

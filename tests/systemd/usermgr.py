@@ -17,8 +17,9 @@ Two ways to get a manager:
 * As a non-root user whose own manager already runs (a desktop): that manager is used as it is
   and is never killed; only units named `pylaunchd-test-*` are touched.
 
-Otherwise `start` says why and exits 77, ctest's skip code; scenarios then skip too
-(see exit_if_unavailable()).
+Otherwise `start` says why and fails, as do the scenarios (main()): a suite that skipped
+them would pass without testing what it says. With PYLAUNCHD_ALLOW_SKIPS=1 (tests/skips.py)
+it exits 77, ctest's skip code, and the scenarios skip too.
 
 The spawned manager's parent is `runuser` (as su is in the recipe), so it is reaped as soon
 as it exits. The manager's own messages go to STATE-manager.log next to the state file; there is
@@ -57,6 +58,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import skips  # noqa: E402  (tests/skips.py: the one list of allowed skips)
 
 #: The test user's name is this, then 8 hex digits of the state file's path (test_user_for()).
 TEST_USER = "pylaunchd-test"
@@ -503,8 +507,14 @@ def exit_if_unavailable(path: str | os.PathLike[str] | None = None) -> None:
     except (FileNotFoundError, UserMgrError):
         return  # from_state() will say what is missing, as a failure
     if state.mode == "skipped":
-        print(f"SKIP: {state.reason}", flush=True)
-        sys.exit(EXIT_SKIP)
+        sys.exit(skips.fixture_cannot(os.path.basename(sys.argv[0]), state.reason, EXIT_SKIP))
+
+
+def scenario_main() -> None:
+    """A scenario script's main: no manager is a failure (or a skip, when skips are allowed);
+    then its tests, under the skip policy of tests/skips.py."""
+    exit_if_unavailable()
+    skips.main()
 
 
 # --- start ----------------------------------------------------------------------------------
@@ -780,7 +790,7 @@ def cmd_start(state_file: Path) -> int:
         if state_file.exists():
             cmd_stop(state_file)  # undo a half-done set-up before forgetting it
         State(mode="skipped", reason=str(exc)).save(state_file)
-        return EXIT_SKIP
+        return skips.fixture_cannot("usermgr.py start", str(exc), EXIT_SKIP)
     except (UserMgrError, OSError, subprocess.SubprocessError, TimeoutError) as exc:
         log(f"cannot start a user manager: {exc}")
         if state_file.exists():
