@@ -1,4 +1,4 @@
-"""pylaunchd install, uninstall, list, status, logs, restart: agents as per-user services.
+"""pylaunchd install, uninstall, list, status, logs, restart, sync: agents as per-user services.
 
 Runs inside the launcher's embedded interpreter (``pylaunchd install ...``), so it needs no
 Python on PATH. The templates it renders are the files in units/ and plist/, compiled into the
@@ -14,12 +14,21 @@ install checks before it writes: the launcher options pass the launcher's own pa
 (_pylaunchd.check_options, the C code the service will run), the paths become absolute, and the
 manager must answer, or nothing is written and the message says what is missing. A failure part
 way puts back every file it replaced, removes the new ones and reloads the manager.
+
+sync keeps an agents folder installed (the section "the agents folder" says how), and can
+install a watcher that runs it whenever the folder changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
+import copy
 import difflib
+import hashlib
+import io
+import json
 import ipaddress
 import math
 import os
@@ -33,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 
 import _pylaunchd
 
@@ -87,6 +97,14 @@ DAEMON_ONLY = {
     "--core-dumps": (None, "set LimitCORE= in a drop-in instead"),
     "--user": ("USER", "a per-user service runs as the user who installs it: install as that user"),
     "--group": ("GROUP", "a per-user service runs with the groups of the user who installs it"),
+}
+
+
+# Names no agent may have: files of pylaunchd's own would share them.
+RESERVED_NAMES = {
+    "pylaunchd-sync": "the name of the agents folder's watcher (pylaunchd sync --watch-install)",
+    "agents": "on launchd an agent's files are in ~/Library/Application Support/pylaunchd/NAME, "
+              "and 'agents' there is the agents folder",
 }
 
 
@@ -196,13 +214,27 @@ def verb_parser(verb: str) -> Usage:
         "logs": "An agent's log: the journal, or the file given to install --log-file.",
         "restart": "Stop the agent's service (handlers in flight finish), clear a failed state and "
                    "make sure its socket listens: the next connection starts the agent afresh.",
+        "sync": "Make what is served what is in the agents folder (~/.config/pylaunchd/agents, or "
+                "~/Library/Application Support/pylaunchd/agents on macOS): install each NAME.py and "
+                "NAME/Agent.py there with the settings in its PYLAUNCHD literal, install again those "
+                "whose settings changed, remove those whose file is gone.",
     }[verb]
     p = Usage(prog=f"pylaunchd {verb}", allow_abbrev=False, description=what)
+    if verb == "sync":
+        p.add_argument("--dry-run", action="store_true", help="print what would be done instead")
+        w = p.add_mutually_exclusive_group()
+        w.add_argument("--watch-install", action="store_true",
+                       help="then keep it synced: a watcher runs pylaunchd sync whenever the folder changes "
+                            "(systemd: pylaunchd-sync.path; launchd: WatchPaths)")
+        w.add_argument("--watch-remove", action="store_true",
+                       help="remove that watcher (the agents stay installed)")
+        p.add_argument("--allow-build-tree", action="store_true",
+                       help="let the services run a pylaunchd still in its CMake build tree")
     if verb == "uninstall":
         p.add_argument("name", nargs="?", metavar="NAME", help="the agent's name (or --name)")
         p.add_argument("--name", dest="name_option", metavar="NAME", help=argparse.SUPPRESS)
         p.add_argument("--dry-run", action="store_true", help="print the commands and files instead")
-    elif verb != "list":
+    elif verb not in ("list", "sync"):
         p.add_argument("name", metavar="NAME", help="the agent's name, as given to install --name")
     if verb == "logs":
         p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
@@ -210,7 +242,8 @@ def verb_parser(verb: str) -> Usage:
                        help=f"the last N lines (default {DEFAULT_LINES})")
     add_target(p)
     if verb != "uninstall":
-        p.add_argument("-v", "--verbose", action="store_true", help="print the commands run (on stderr)")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="print the commands run" + (" and what each install says" if verb == "sync" else " (on stderr)"))
     return p
 
 
@@ -226,6 +259,8 @@ def agent_name(p: Usage, given: str, option: str = "--name") -> str:
     if not NAME_RE.fullmatch(name):
         p.error(f"{option} {given!r}: use letters, digits, '_', '.', '-' (at most 64, "
                 "not starting with '.' or '-')")
+    if name in RESERVED_NAMES:
+        p.error(f"{option} {given!r}: {RESERVED_NAMES[name]}")
     return name
 
 
@@ -347,7 +382,7 @@ def parse_verb(verb: str, argv: list) -> argparse.Namespace:
         a.name = a.name or a.name_option
         if not a.name:
             p.error("name the agent: pylaunchd uninstall NAME")
-    if verb != "list":
+    if verb not in ("list", "sync"):
         a.name = agent_name(p, a.name, "--name" if verb == "uninstall" else "NAME")
     return a
 
@@ -782,6 +817,12 @@ def unit_values(text: str) -> dict:
     return out
 
 
+def sync_source(text: str) -> str:
+    """The folder a unit's sync marker names ('' when sync did not install it)."""
+    m = re.search(rf"^# {SYNC_MARKER} (.*); removing its file from there removes it\.$", text, re.M)
+    return m.group(1) if m and MARKER in text else ""
+
+
 def parse_show(text: str) -> list:
     """`systemctl show` output of several units: one dict per unit, in the order asked."""
     return [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
@@ -835,7 +876,8 @@ class Systemd:
                            "run it as the user the agent is for" + (f" ({sudo}, without sudo)" if sudo else ""))
         if verb == "install":
             what.append("or see what would be written: add --dry-run")
-        done = {"install": "nothing was written", "uninstall": "nothing was removed"}.get(verb, "nothing to show")
+        done = {"install": "nothing was written", "uninstall": "nothing was removed",
+                "sync": "nothing was synced"}.get(verb, "nothing to show")
         raise InstallError(f"no systemd user manager answers for {user} (uid {uid}), so {done}.\n"
                            f"  missing: {missing}\n  to do:   " + ";\n           ".join(what))
 
@@ -891,6 +933,10 @@ class Systemd:
             "LOGGING": logging,
             "GENERATED": f"{MARKER} for {a.agent_path}; `pylaunchd uninstall --name {a.name}` removes it.",
         }
+        if getattr(a, "synced_from", None):
+            # The second marker: `pylaunchd sync` removes only units that carry it, naming its folder.
+            values["GENERATED"] += (f"\n# {SYNC_MARKER} {a.synced_from}; "
+                                    "removing its file from there removes it.")
         service = f"{a.name}@.service" if a.accept else f"{a.name}.service"
         service_template = "agent-accept@.service.in" if a.accept else "agent.service.in"
         return {f"{a.name}.socket": render(socket_template, values), service: render(service_template, values)}
@@ -998,13 +1044,7 @@ class Systemd:
 
     def read_units(self, name: str) -> dict:
         """What NAME's unit files say: agent, listen, log file, accept."""
-        texts = {}
-        for unit in (f"{name}.socket", f"{name}.service", f"{name}@.service"):
-            try:
-                with open(os.path.join(self.unit_dir(), unit), encoding="utf-8", errors="replace") as f:
-                    texts[unit] = f.read()
-            except FileNotFoundError:
-                pass
+        texts = self.current(name)
         if f"{name}.socket" not in texts or MARKER not in texts[f"{name}.socket"]:
             raise InstallError(f"no agent named {name} is installed in {self.unit_dir()} "
                                "(pylaunchd list shows those that are)")
@@ -1088,6 +1128,141 @@ class Systemd:
         if r.returncode != 0:
             raise InstallError(f"`systemctl --user start {socket}` failed: {r.stdout.strip()} "
                                f"(systemctl --user status {socket} may say why)")
+
+    # pylaunchd sync: what it installed, and its watcher.
+
+    name = "systemd"
+
+    def installed_by(self, name: str) -> tuple:
+        """('none', ''), ('other', path of a unit without install's marker), ('install', ''), or
+        ('sync', the folder its units name)."""
+        texts = self.current(name)
+        for unit, text in texts.items():
+            if MARKER not in text:
+                return "other", os.path.join(self.unit_dir(), unit)
+        if not texts:
+            return "none", ""
+        source = sync_source(texts.get(f"{name}.socket") or next(iter(texts.values())))
+        return ("sync", source) if source else ("install", "")
+
+    def current(self, name: str) -> dict:
+        """NAME's unit files that exist, by file name: their text as it is on disk."""
+        texts = {}
+        for unit in (f"{name}.socket", f"{name}.service", f"{name}@.service"):
+            try:
+                with open(os.path.join(self.unit_dir(), unit), encoding="utf-8", errors="replace") as f:
+                    texts[unit] = f.read()
+            except FileNotFoundError:
+                pass
+        return texts
+
+    def desired(self, a: argparse.Namespace) -> dict:
+        return self.files(a)
+
+    def synced(self) -> dict:
+        """{name: folder} of the agents sync installed (both markers in the socket unit)."""
+        out = {}
+        for name in self.installed():
+            source = sync_source(self.current(name).get(f"{name}.socket", ""))
+            if source:
+                out[name] = source
+        return out
+
+    def watcher_path(self) -> str:
+        return os.path.join(self.unit_dir(), f"{SYNC_UNIT}.path")
+
+    def watcher_ours(self) -> bool:
+        """True when the watcher's units are there and ours; InstallError for hand-written ones."""
+        found = False
+        for unit in (f"{SYNC_UNIT}.path", f"{SYNC_UNIT}.service"):
+            path = os.path.join(self.unit_dir(), unit)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    if MARKER not in f.read():
+                        raise InstallError(f"{path} was not written by pylaunchd; it is left as it is")
+                found = True
+            except FileNotFoundError:
+                pass
+        return found
+
+    @staticmethod
+    def path_unit(folder: str, watch: list) -> str:
+        for path in [folder] + watch:
+            no_control("a watched path", path)
+        return render("pylaunchd-sync.path.in", {
+            "GENERATED": f"{MARKER}: the agents folder's watcher; `pylaunchd sync --watch-remove` removes it.",
+            "FOLDER": folder.replace("%", "%%"),
+            "WATCHED": "\n".join(f"PathChanged={p.replace('%', '%%')}" for p in [folder] + watch),
+        })
+
+    @staticmethod
+    def service_unit(folder: str, a: argparse.Namespace) -> str:
+        argv = [_pylaunchd.executable, "sync"] + (["--allow-build-tree"] if a.allow_build_tree else [])
+        # The folder and the state file follow these variables: the watcher's sync must use the ones
+        # of the sync that installed it (the manager's environment may lack them).
+        env = [(k, os.environ[k]) for k in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")
+               if os.environ.get(k, "").startswith("/")]
+        return render("pylaunchd-sync.service.in", {
+            "GENERATED": f"{MARKER}: the agents folder's watcher; `pylaunchd sync --watch-remove` removes it.",
+            "FOLDER": folder.replace("%", "%%"),
+            "EXEC": " ".join(systemd_word(w) for w in argv),
+            "ENVIRONMENT": "\n".join(f"Environment={systemd_env(k, v)}" for k, v in env),
+        })
+
+    def watch_install(self, folder: str, a: argparse.Namespace, plan: Plan) -> None:
+        self.watcher_ours()
+        if not plan.dry_run:
+            self.check_manager("install")
+        plan.mkdir(folder)
+        watch = scan_folder(folder)[1] if os.path.isdir(folder) else []
+        plan.write(self.watcher_path(), self.path_unit(folder, watch))
+        plan.write(os.path.join(self.unit_dir(), f"{SYNC_UNIT}.service"), self.service_unit(folder, a))
+        plan.run(self.ctl + ["daemon-reload"])
+        plan.run(self.ctl + ["enable", f"{SYNC_UNIT}.service"])  # a sync whenever the manager starts
+        plan.run(self.ctl + ["enable", "--now", f"{SYNC_UNIT}.path"])
+        print(f"{'# would watch' if plan.dry_run else 'watching'} {folder}: a change there runs pylaunchd sync "
+              f"({SYNC_UNIT}.path, {SYNC_UNIT}.service)", flush=True)
+
+    def watch_remove(self, plan: Plan) -> int:
+        if not self.watcher_ours():
+            print(f"pylaunchd sync: no watcher is installed ({self.watcher_path()})")
+            return 0
+        if not plan.dry_run:
+            self.check_manager("uninstall")
+        plan.run(self.ctl + ["disable", "--now", f"{SYNC_UNIT}.path", f"{SYNC_UNIT}.service"], check=False)
+        for unit in (f"{SYNC_UNIT}.path", f"{SYNC_UNIT}.service"):
+            plan.remove(os.path.join(self.unit_dir(), unit))
+        plan.run(self.ctl + ["daemon-reload"])
+        print(f"{'# would stop' if plan.dry_run else 'stopped'} watching; the agents synced stay installed "
+              "(empty the folder and run pylaunchd sync to remove them)", flush=True)
+        return 0
+
+    def update_watcher(self, folder: str, watch: list, dry_run: bool) -> None:
+        """The sub-folders watched too, as they are now (inotify is not recursive). A daemon-reload
+        gives the path unit its new paths; it watches them once this sync has ended."""
+        try:
+            if not self.watcher_ours():
+                return
+            with open(self.watcher_path(), encoding="utf-8") as f:
+                old = f.read()
+        except (InstallError, OSError):
+            return
+        new = self.path_unit(folder, watch)
+        if new == old:
+            return
+        plan = Plan(dry_run)
+        with contextlib.redirect_stdout(io.StringIO()) if not dry_run else contextlib.nullcontext():
+            plan.write(self.watcher_path(), new)
+            plan.run(self.ctl + ["daemon-reload"])
+
+    def watcher_state(self) -> str:
+        try:
+            if not self.watcher_ours():
+                return "not watched: pylaunchd sync --watch-install"
+        except InstallError as e:
+            return str(e)
+        active = run_command(self.ctl + ["is-active", f"{SYNC_UNIT}.path"], self.verbose).stdout.strip()
+        return f"watched: {SYNC_UNIT}.path {active}"
 
 
 def state_text(props: dict) -> str:
@@ -1204,6 +1379,8 @@ class CopyTree:
             raise InstallError(f"{e.filename} cannot be read ({e.strerror}), so it cannot be copied for "
                                "launchd; " + self.fix())
         seen = {os.path.realpath(self.root)}
+        # An agent of the agents folder lives under pylaunchd's own directory: its tree is its own.
+        inside_avoid = os.path.realpath(self.root).startswith(avoid + os.sep)
         for top, dirs, names in os.walk(self.root, onerror=unreadable, followlinks=True):
             rel_top = os.path.relpath(top, self.root)
             keep = []
@@ -1214,7 +1391,7 @@ class CopyTree:
                     self.skipped.append(rel + "/")
                 elif os.path.exists(os.path.join(full, "pyvenv.cfg")):
                     self.skipped.append(rel + "/ (a virtualenv)")
-                elif real == avoid or real.startswith(avoid + os.sep):
+                elif (real == avoid or real.startswith(avoid + os.sep)) and not inside_avoid:
                     continue  # pylaunchd's copies, when the agent's directory holds them
                 elif real in seen:
                     self.skipped.append(rel + "/ (a link to a directory copied already)")
@@ -1270,6 +1447,17 @@ class CopyTree:
             raise InstallError(f"the agent {self.agent} is in a directory the copy leaves out ("
                                + ", ".join(s for s in self.skipped if self.agent_rel.startswith(s.split(" ")[0]))
                                + "); " + self.fix())
+
+    def digest(self) -> str:
+        """sha256 of what is copied (paths, executable bits, contents): sync copies again when it changes."""
+        h = hashlib.sha256()
+        for source, rel, executable in sorted(self.files, key=lambda f: f[1]):
+            h.update(f"{rel}\0{int(executable)}\0".encode("utf-8", "surrogateescape"))
+            with open(source, "rb") as f:
+                for block in iter(lambda: f.read(1 << 16), b""):
+                    h.update(block)
+            h.update(b"\0")
+        return h.hexdigest()
 
     def summary(self, dest: str) -> str:
         """What a dry run says: where from and to, the counts, what was left out, the files."""
@@ -1428,6 +1616,10 @@ class Launchd:
         # The marker, as in the systemd units: a plist without it is not ours to replace or remove.
         # (An XML comment: launchd's parser skips it; "--" may not appear inside one.)
         marker = f"<!-- {MARKER}: pylaunchd uninstall removes it. -->\n"  # no name: it may hold "--"
+        if getattr(a, "synced_from", None):
+            # From the agents folder (always the same one on macOS, so not named), with a digest of
+            # what is copied: the job runs the copy, so an edited file must be copied again.
+            marker += f"<!-- {SYNC_MARKER} the agents folder; copy sha256 {a.tree_digest} -->\n"
         head, sep, rest = text.partition("<plist")
         return (head + marker + sep + rest).encode("utf-8")
 
@@ -1455,12 +1647,19 @@ class Launchd:
                                "remove it or choose another --name")
         return True
 
-    def install(self, a: argparse.Namespace, plan: Plan) -> None:
+    def render(self, a: argparse.Namespace) -> tuple:
+        """(paths, the tree to copy, the plist's bytes) for this install; a's agent_path becomes
+        the copy's."""
         paths = launchd_paths(a.name)
-        self.ours(paths)  # refuses a hand-written plist of the same name
         tree = self.copy_tree(a, paths)  # too big, unreadable: said before anything is stopped
         a.agent_path = os.path.join(paths["copy"], tree.agent_rel)
-        text = self.plist(a, paths)
+        if getattr(a, "synced_from", None):
+            a.tree_digest = tree.digest()
+        return paths, tree, self.plist(a, paths)
+
+    def install(self, a: argparse.Namespace, plan: Plan) -> None:
+        self.ours(launchd_paths(a.name))  # refuses a hand-written plist of the same name
+        paths, tree, text = self.render(a)
         data = plistlib.loads(text)
         self.warn_tcc(a, data)
         if not plan.dry_run:
@@ -1601,8 +1800,722 @@ class Launchd:
                   "sending SIGKILL", file=sys.stderr)
             run_command(["launchctl", "kill", "SIGKILL", target], self.verbose)
 
+    # pylaunchd sync: what it installed, and its watcher.
+
+    name = "launchd"
+
+    def installed_by(self, name: str) -> tuple:
+        path = launchd_paths(name)["plist"]
+        text = self.current(name).get("plist")
+        if text is None:
+            return "none", ""
+        text = text.decode("utf-8", "replace")
+        if MARKER not in text:
+            return "other", path
+        return ("sync", agents_folder("launchd")) if SYNC_MARKER in text else ("install", "")
+
+    @staticmethod
+    def current(name: str) -> dict:
+        try:
+            with open(launchd_paths(name)["plist"], "rb") as f:
+                return {"plist": f.read()}
+        except FileNotFoundError:
+            return {}
+
+    def desired(self, a: argparse.Namespace) -> dict:
+        return {"plist": self.render(a)[2]}
+
+    def synced(self) -> dict:
+        return {name: agents_folder("launchd") for name in self.installed()
+                if SYNC_MARKER.encode() in self.current(name).get("plist", b"")}
+
+    def watcher_paths(self) -> dict:
+        home = os.path.expanduser("~")
+        return {"plist": os.path.join(self.unit_dir(), SYNC_LABEL + ".plist"),
+                "log": os.path.join(home, "Library", "Logs", "pylaunchd", "pylaunchd-sync.log")}
+
+    def watcher_ours(self) -> bool:
+        path = self.watcher_paths()["plist"]
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if MARKER not in f.read():
+                    raise InstallError(f"{path} was not written by pylaunchd; it is left as it is")
+        except FileNotFoundError:
+            return False
+        return True
+
+    def watcher_plist(self, folder: str, a: argparse.Namespace) -> bytes:
+        home = os.path.expanduser("~")
+        values = {"LABEL": SYNC_LABEL, "PYLAUNCHD": _pylaunchd.executable, "FOLDER": folder,
+                  "ARGS": ["--allow-build-tree"] if a.allow_build_tree else [],
+                  "LOG": self.watcher_paths()["log"],
+                  "PATH": ":".join(os.path.join(home, p[2:]) if p.startswith("~/") else p for p in LAUNCHD_PATH)}
+        text = plistlib.dumps(fill(plistlib.loads(_pylaunchd.template("pylaunchd-sync.plist.in")), values),
+                              sort_keys=False).decode("utf-8")
+        head, sep, rest = text.partition("<plist")
+        return (head + f"<!-- {MARKER}: the agents folder's watcher; pylaunchd sync removes it (its watch-remove option). -->\n" + sep + rest).encode("utf-8")
+
+    def watch_install(self, folder: str, a: argparse.Namespace, plan: Plan) -> None:
+        self.watcher_ours()
+        if not plan.dry_run:
+            self.check_manager("install")
+        paths = self.watcher_paths()
+        text = self.watcher_plist(folder, a)
+        plan.mkdir(folder)  # WatchPaths needs it to exist
+        plan.mkdir(os.path.dirname(paths["log"]))
+        plan.run(["launchctl", "bootout", f"{self.domain}/{SYNC_LABEL}"], check=False)
+        plan.write(paths["plist"], text.decode("utf-8"))
+        plan.run(["launchctl", "bootstrap", self.domain, paths["plist"]])
+        print(f"{'# would watch' if plan.dry_run else 'watching'} {folder}: a change there runs pylaunchd sync "
+              f"(the launchd job {SYNC_LABEL}; its log: {paths['log']})", flush=True)
+
+    def watch_remove(self, plan: Plan) -> int:
+        paths = self.watcher_paths()
+        if not self.watcher_ours() and not plan.dry_run:
+            print(f"pylaunchd sync: no watcher is installed ({paths['plist']})")
+            return 0
+        plan.run(["launchctl", "bootout", f"{self.domain}/{SYNC_LABEL}"], check=False)
+        plan.remove(paths["plist"])
+        print(f"{'# would stop' if plan.dry_run else 'stopped'} watching; the agents synced stay installed "
+              "(empty the folder and run pylaunchd sync to remove them)", flush=True)
+        return 0
+
+    @staticmethod
+    def update_watcher(folder: str, watch: list, dry_run: bool) -> None:
+        """Nothing: WatchPaths names the folder alone. Rewriting the plist would mean booting out
+        the job that runs this very sync."""
+
+    def watcher_state(self) -> str:
+        try:
+            ours = self.watcher_ours()
+        except InstallError as e:
+            return str(e)
+        return f"watched: launchd job {SYNC_LABEL}" if ours else "not watched: pylaunchd sync --watch-install"
+
 
 TARGETS = {"systemd": Systemd, "launchd": Launchd}
+
+
+# ---------------------------------------------------------------------------------------------
+# the agents folder: pylaunchd sync
+#
+# What is in the folder is what is served. Each NAME.py in it is the agent NAME; each NAME/ with
+# an Agent.py is the agent NAME with its neighbours. Its settings are a literal in the file itself,
+# PYLAUNCHD = {...}, read with ast and never run, whose keys are install's options (settings_table,
+# made from install's own parser). sync installs what is new, installs again what renders
+# differently (settings changed; on launchd also the copied files), and removes what it installed
+# whose file is gone: only units that carry install's marker and sync's, naming this folder.
+# A file with an error keeps what was installed from it, and is listed by `pylaunchd list`
+# (the state file) until it is fixed. The folder, like an agent's directory for the launcher,
+# must be the user's and writable by nobody else (StrictModes): whoever could drop a file there
+# would run code as the user.
+
+SETTINGS_NAME = "PYLAUNCHD"
+SYNC_MARKER = "Synced by pylaunchd sync from"
+SYNC_UNIT = "pylaunchd-sync"         # the systemd watcher: pylaunchd-sync.path and .service
+SYNC_LABEL = "local.pylaunchd-sync"  # the launchd watcher; agents are local.pylaunchd.NAME
+EXIT_UNSAFE = 77                     # the launcher's code for a file others could write
+SYNC_ROUNDS = 5                      # passes while the folder keeps changing under a sync
+FOLDER_AGENT = "Agent.py"            # the agent of a sub-folder NAME/
+
+# install options that are no agent's setting: sync decides them, each for the reason given.
+NOT_SETTINGS = {
+    "--name": "the agent's name is its file's (NAME.py) or its folder's (NAME/)",
+    "--target": "the service manager is sync's own (pylaunchd sync --target)",
+    "--dry-run": "pylaunchd sync --dry-run shows what a sync would do",
+    "--copy": "launchd copies NAME.py alone, or the folder NAME/ whole",
+    "--allow-build-tree": "it is an option of pylaunchd sync, for every agent",
+    "--help": "",
+}
+
+
+class UnsafeFolder(InstallError):
+    """The agents folder is writable by others: nothing is synced (exit 77, as the launcher's)."""
+
+
+class SettingsError(Exception):
+    """An agent file whose settings cannot be used; the message names the file and the key."""
+
+
+def agents_folder(target: str) -> str:
+    if target == "launchd":
+        return os.path.join(os.path.expanduser("~"), "Library", "Application Support", "pylaunchd", "agents")
+    return os.path.join(xdg_dir("XDG_CONFIG_HOME", ".config"), "pylaunchd", "agents")
+
+
+def xdg_dir(variable: str, default: str) -> str:
+    """An XDG base directory: the variable when it is absolute (the spec says to ignore a relative
+    one), else ~/DEFAULT."""
+    value = os.environ.get(variable, "")
+    return value if value.startswith("/") else os.path.join(os.path.expanduser("~"), default)
+
+
+def sync_state_path(target: str) -> str:
+    """Where sync records the last run's errors for `list`: never in the watched folder (writing
+    there would wake the watcher), and named so no agent's files can share it."""
+    if target == "launchd":
+        return os.path.join(os.path.expanduser("~"), "Library", "Application Support", "pylaunchd",
+                            ".sync-state.json")
+    return os.path.join(xdg_dir("XDG_STATE_HOME", os.path.join(".local", "state")), "pylaunchd",
+                        "sync-state.json")
+
+
+class Setting:
+    """One key of the settings literal: the install option it stands for and what it accepts."""
+
+    def __init__(self, key: str, flag, kind: str, types: tuple, repeatable: bool, text: str) -> None:
+        self.key, self.flag, self.kind, self.types, self.repeatable = key, flag, kind, types, repeatable
+        self.text = text  # the option and its help, as `install --help` shows them
+
+    def accepted(self) -> str:
+        one = {"switch": "True or False", "args": "a list of strings", "env": "a dict of strings ({'KEY': 'value'})"}.get(
+            self.kind) or " or ".join({int: "an int", float: "a float", str: "a string"}[t] for t in self.types)
+        if self.repeatable and self.kind == "value":
+            one += ", or a list of them"
+        return f"{one} ({self.text})"
+
+    def argv(self, value, where: str) -> list:
+        """The install command line words for VALUE; SettingsError when it has the wrong type."""
+        def wrong() -> SettingsError:
+            return SettingsError(f"{where}: {value!r} is a {type(value).__name__}; {self.key} takes {self.accepted()}")
+
+        if self.kind == "switch":
+            if type(value) is not bool:
+                raise wrong()
+            return [self.flag] if value else []
+        if self.kind == "args":
+            if not isinstance(value, (list, tuple)) or not all(type(v) is str for v in value):
+                raise wrong()
+            return list(value)
+        if self.kind == "env":
+            if isinstance(value, dict) and all(type(k) is str and type(v) is str for k, v in value.items()):
+                items = [f"{k}={v}" for k, v in value.items()]
+            elif isinstance(value, (list, tuple)) and all(type(v) is str for v in value):
+                items = list(value)
+            else:
+                raise wrong()
+            return [w for item in items for w in (self.flag, item)]
+        values = list(value) if self.repeatable and isinstance(value, (list, tuple)) else [value]
+        out = []
+        for v in values:
+            if type(v) not in self.types:  # type(), not isinstance: True is no int here
+                raise wrong()
+            out += [self.flag, repr(v) if type(v) is float else str(v)]
+        return out
+
+
+def settings_table() -> dict:
+    """{key: Setting} for every option of install's own parser, so the keys cannot drift from the
+    options: --idle-timeout is idle_timeout. A switch takes a bool; an option repeated (append, or
+    said '(repeatable)' in its help) takes a list too; the metavar says the type: N an int, S
+    seconds (an int or a float), UID and GID a number or a name, the rest a string."""
+    p = install_parser()
+    table = {}
+    for action in p._actions:
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if not longs or action.help == argparse.SUPPRESS or longs[0] in NOT_SETTINGS:
+            continue
+        flag = longs[-1]
+        key = flag[2:].replace("-", "_")
+        shown = ", ".join(action.option_strings) + (f" {action.metavar}" if action.metavar else "")
+        text = f"{shown}: {action.help % {'prog': p.prog}}" if action.help else shown
+        metavar = action.metavar or ""
+        if action.nargs == 0:
+            kind, types = "switch", (bool,)
+        elif metavar == "KEY=VALUE":
+            kind, types = "env", (str,)
+        else:
+            kind = "value"
+            types = {"N": (int,), "S": (int, float), "UID": (int, str), "GID": (int, str)}.get(metavar, (str,))
+        repeatable = isinstance(action, argparse._AppendAction) or "(repeatable)" in (action.help or "")
+        table[key] = Setting(key, flag, kind, types, repeatable, text)
+    table["args"] = Setting("args", None, "args", (str,), True, "the agent's arguments, its sys.argv[1:]")
+    return table
+
+
+def read_settings(path: str, shown: str) -> dict:
+    """The module-level PYLAUNCHD literal of the agent file PATH ({} without one), parsed with ast
+    and never run: ast.literal_eval accepts only literals, so nothing in the file executes."""
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as e:
+        raise SettingsError(f"{shown}: cannot be read: {e.strerror}") from None
+    try:
+        tree = ast.parse(source, filename=shown)
+    except SyntaxError as e:
+        raise SettingsError(f"{shown}, line {e.lineno}: SyntaxError: {e.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise SettingsError(f"{shown}: cannot be parsed: {e}") from None
+    found = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        if any(isinstance(t, ast.Name) and t.id == SETTINGS_NAME for t in targets):
+            found.append(node)
+    if not found:
+        return {}
+    if len(found) > 1:
+        raise SettingsError(f"{shown}, line {found[1].lineno}: {SETTINGS_NAME} is assigned again (first on line "
+                            f"{found[0].lineno}); keep one literal")
+    node = found[0]
+    try:
+        value = ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise SettingsError(f"{shown}, line {node.lineno}: {SETTINGS_NAME} must be a literal dict: strings, "
+                            "numbers, True/False, lists and dicts only (it is read, never run)") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{shown}, line {node.lineno}: {SETTINGS_NAME} is a {type(value).__name__}; it must be "
+                            "a dict: PYLAUNCHD = {\"listen\": \"tcp:127.0.0.1:8080\", \"idle_timeout\": 60}")
+    return value
+
+
+def settings_argv(settings: dict, shown: str) -> tuple:
+    """(install options, the agent's arguments) for the settings of the file SHOWN."""
+    table = settings_table()
+    options, args = [], []
+    for key, value in settings.items():
+        where = f"{shown}: {SETTINGS_NAME}[{key!r}]"
+        if type(key) is not str:
+            raise SettingsError(f"{where}: keys are strings")
+        setting = table.get(key)
+        if setting is None:
+            flag = "--" + key.replace("_", "-")
+            if flag in DAEMON_ONLY:
+                raise SettingsError(f"{where}: {flag} is for running without a service manager: {DAEMON_ONLY[flag][1]}")
+            if flag in NOT_SETTINGS and NOT_SETTINGS[flag]:
+                raise SettingsError(f"{where}: not a setting: {NOT_SETTINGS[flag]}")
+            near = difflib.get_close_matches(key, list(table), n=1, cutoff=0.6)
+            raise SettingsError(f"{where}: unknown key" + (f"; did you mean {near[0]!r}?" if near else "") +
+                                f" The keys: {', '.join(sorted(table))}")
+        if setting.kind == "args":
+            args = setting.argv(value, where)
+        else:
+            options += setting.argv(value, where)
+    return options, args
+
+
+def folder_name_problem(name: str, single_file: bool) -> str:
+    """Why NAME cannot be a folder agent's name, or ''. It names units (NAME.socket), a launchd
+    label and, for NAME.py, the module the launcher imports."""
+    if single_file and not (name.isidentifier() and name.isascii()):
+        return ("the launcher imports NAME.py as the module NAME, so NAME must be a Python module name "
+                "(letters, digits, '_', not starting with a digit); for another name, put the agent in "
+                f"a folder: {name}/{FOLDER_AGENT}")
+    if single_file and name in sys.stdlib_module_names:
+        return (f"{name}.py is named like a standard module, which the launcher refuses (it would hide that "
+                f"module from every library); rename it, or put it in a folder: {name}/{FOLDER_AGENT}")
+    if not NAME_RE.fullmatch(name):
+        return "a name is letters, digits, '_', '.', '-' (at most 64, not starting with '.' or '-')"
+    if name in RESERVED_NAMES:
+        return f"{name!r} is reserved: {RESERVED_NAMES[name]}"
+    if name.endswith((".socket", ".service", ".path", ".plist")):
+        return "a name ending like a unit or a plist would only confuse; drop the suffix"
+    return ""
+
+
+class FolderAgent:
+    """One entry of the folder: NAME.py or NAME/ (with its Agent.py)."""
+
+    def __init__(self, entry: str, name: str, path: str, copy_root: str) -> None:
+        self.entry, self.name, self.path, self.copy_root = entry, name, path, copy_root
+        self.error = ""
+        self.status = ""  # what sync did or found, for the state file
+
+
+def ignored_entry(entry: str) -> bool:
+    """Not an agent, and not worth a word: hidden files (editors' swap and backup files, which
+    systemd's PathChanged= ignores too), __pycache__, backups, and files that are not Python."""
+    return entry.startswith(".") or entry == "__pycache__" or entry.endswith("~")
+
+
+def scan_folder(folder: str) -> tuple:
+    """(agents, sub-folders to watch) of the folder, in name order; the entries in error carry it."""
+    agents, watch = [], []
+    for entry in sorted(os.listdir(folder)):
+        if ignored_entry(entry):
+            continue
+        full = os.path.join(folder, entry)
+        if os.path.isdir(full):
+            watch.append(full)
+            agent = FolderAgent(entry + "/", entry, os.path.join(full, FOLDER_AGENT), full)
+            if not os.path.isfile(agent.path):
+                agent.error = f"{entry}/ has no {FOLDER_AGENT}: a sub-folder is an agent with its neighbours, " \
+                              f"{entry}/{FOLDER_AGENT} and the modules it imports"
+            problem = folder_name_problem(entry, single_file=False)
+        elif entry.endswith(".py") and os.path.isfile(full):
+            name = entry[:-3]
+            agent = FolderAgent(entry, name, full, full)
+            problem = folder_name_problem(name, single_file=True)
+        elif os.path.lexists(full) and not os.path.exists(full):
+            agent = FolderAgent(entry, "", full, full)
+            problem = "a link to nothing"
+        else:
+            continue  # README, notes, data: not agents
+        if problem and not agent.error:
+            agent.error = f"{agent.entry}: cannot be an agent: {problem}"
+        agents.append(agent)
+    by_name = {}
+    for agent in agents:
+        by_name.setdefault(agent.name, []).append(agent)
+    for name, same in by_name.items():
+        if name and len(same) > 1:
+            for agent in same:
+                agent.error = agent.error or (f"{' and '.join(a.entry for a in same)} are both the agent {name}; "
+                                              "keep one")
+    return agents, watch
+
+
+def folder_snapshot(folder: str) -> list:
+    """What the folder holds, one level into sub-folders: names, sizes, times, inodes. Two equal
+    snapshots mean nothing was dropped, edited or removed in between."""
+    out = []
+    try:
+        top = os.stat(folder)
+    except OSError:
+        return []
+    out.append(("", top.st_mtime_ns, top.st_ino))
+    for base, depth in ((folder, 0),) + tuple((os.path.join(folder, e), 1) for e in sorted(os.listdir(folder))
+                                               if os.path.isdir(os.path.join(folder, e))):
+        try:
+            entries = sorted(os.listdir(base))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = os.stat(os.path.join(base, e))
+            except OSError:
+                continue
+            out.append((os.path.relpath(os.path.join(base, e), folder), st.st_size, st.st_mtime_ns, st.st_ino))
+    return out
+
+
+def check_folder_safe(folder: str) -> str:
+    """Why others could write the folder, or ''. The launcher's own rule (strictmodes.c): the
+    folder and every directory above it the user's or root's and writable by nobody else, ACLs
+    counted; whoever could create a file in it would run code as the user."""
+    return _pylaunchd.check_strict(folder, True)
+
+
+def check_agent_safe(agent: FolderAgent) -> str:
+    """Why others could change this agent or its settings, or ''. Its settings come from the file
+    itself, so --no-strict-modes in them cannot excuse it; the launcher checks again at each start."""
+    real = os.path.realpath(agent.path)
+    why = _pylaunchd.check_strict(real, False)
+    if not why:
+        why = _pylaunchd.check_strict(os.path.dirname(real), True)
+    return why
+
+
+@contextlib.contextmanager
+def captured(out: list, keep_stdout: bool):
+    """sys.stdout, sys.stderr and fd 2 (where the launcher's own option parser writes) into OUT[0],
+    for one agent: its errors are recorded whole, its progress shown only with -v."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    tmp = tempfile.TemporaryFile()
+    buffer = io.StringIO()
+    old = sys.stdout, sys.stderr
+    try:
+        os.dup2(tmp.fileno(), 2)
+        sys.stderr = buffer
+        if not keep_stdout:
+            sys.stdout = buffer
+        yield
+    finally:
+        sys.stdout, sys.stderr = old
+        os.dup2(saved, 2)
+        os.close(saved)
+        tmp.seek(0)
+        out.append(tmp.read().decode("utf-8", "replace") + buffer.getvalue())
+        tmp.close()
+
+
+def cleaned(text: str) -> str:
+    """An install error as one message: usage lines and program-name prefixes dropped."""
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("usage:") or line.startswith("       ") or not line.strip():
+            continue
+        lines.append(re.sub(r"^(pylaunchd( install)?|\S*pylaunchd): (error: )?", "", line.strip()))
+    return "; ".join(lines)
+
+
+class Sync:
+    """One `pylaunchd sync`: the folder against what TARGET has installed from it."""
+
+    def __init__(self, a: argparse.Namespace, target) -> None:
+        self.a, self.target = a, target
+        self.folder = agents_folder(a.target)
+        self.dry_run = a.dry_run
+        self.actions = 0
+        self.errors = 0
+
+    def say(self, what: str) -> None:
+        print(what, flush=True)
+
+    def install_args(self, agent: FolderAgent) -> argparse.Namespace:
+        """The install of AGENT as install's own parser reads it from its settings."""
+        settings = read_settings(agent.path, agent.entry.rstrip("/") + ("/" + FOLDER_AGENT if agent.entry.endswith("/") else ""))
+        options, args = settings_argv(settings, agent.entry)
+        argv = options + ["--name", agent.name, "--target", self.a.target, agent.path, "--", *args]
+        out = []
+        try:
+            with captured(out, keep_stdout=False):
+                a = parse_install(argv)
+        except SystemExit:
+            raise SettingsError(self.explain(agent, cleaned(out[0]))) from None
+        a.dry_run = self.dry_run
+        a.allow_build_tree = True  # said once for the whole sync (check_build_tree)
+        a.synced_from = self.folder
+        if a.target == "launchd":
+            a.copy = agent.copy_root
+        return a
+
+    def explain(self, agent: FolderAgent, message: str) -> str:
+        """MESSAGE from install's checks, with the keys named for the options it mentions."""
+        table = settings_table()
+        keys = [k for k, s in table.items() if s.flag and re.search(rf"(?<![\w-]){re.escape(s.flag)}(?![\w-])", message)]
+        named = f" ({SETTINGS_NAME} key {', '.join(repr(k) for k in keys)})" if keys else ""
+        return f"{agent.entry}: {message}{named}"
+
+    def checked(self, a: argparse.Namespace, agent: FolderAgent) -> None:
+        """What do_install checks before it writes, for one agent; SettingsError with install's words."""
+        out = []
+        try:
+            with captured(out, keep_stdout=False):
+                a.agent_path = check_agent(a.agent)
+                check_launcher_options(a)
+                if a.log_file:
+                    a.log_file = os.path.abspath(os.path.expanduser(no_control("--log-file", a.log_file)))
+        except SystemExit:
+            raise SettingsError(self.explain(agent, cleaned(out[0]))) from None
+        except InstallError as e:
+            raise SettingsError(self.explain(agent, str(e))) from None
+        if out[0].strip():
+            sys.stderr.write(out[0])
+
+    def run(self) -> int:
+        state = {"folder": self.folder, "target": self.a.target, "agents": {}, "error": ""}
+        with contextlib.ExitStack() as stack:
+            if not self.dry_run:
+                stack.enter_context(sync_lock(self.a.target))
+            return self.locked_run(state)
+
+    def locked_run(self, state: dict) -> int:
+        try:
+            code = self.sync(state)
+        except InstallError as e:
+            state["error"] = str(e)
+            if not self.dry_run:
+                write_sync_state(self.a.target, state)
+            raise
+        if not self.dry_run:
+            write_sync_state(self.a.target, state)
+        return code
+
+    def sync(self, state: dict) -> int:
+        if not os.path.isdir(self.folder):
+            self.say(f"{self.folder} does not exist: no agents (make it with: mkdir -p -m 700 "
+                     f"{shell_word(self.folder)}, or pylaunchd sync --watch-install)")
+            agents, watch = [], []
+        else:
+            why = check_folder_safe(self.folder)
+            if why:
+                raise UnsafeFolder(f"refusing the agents folder {self.folder}: {why}, so someone else could drop "
+                                   "an agent there and run code as you; chmod go-w (or chown) it")
+        check_build_tree(argparse.Namespace(target=self.a.target, allow_build_tree=self.a.allow_build_tree))
+        if not self.dry_run:
+            self.target.check_manager("sync")
+        before = folder_snapshot(self.folder)
+        for _ in range(SYNC_ROUNDS):
+            agents, watch = scan_folder(self.folder) if os.path.isdir(self.folder) else ([], [])
+            self.one_pass(agents, state)
+            after = folder_snapshot(self.folder)
+            if after == before:
+                break
+            # systemd does not watch while this runs (nor launchd throttled): what changed meanwhile is ours to see.
+            before = after
+        self.target.update_watcher(self.folder, watch, self.dry_run)
+        if self.actions == 0:
+            self.say("nothing to do" + (f"; {self.errors} agent file(s) with errors (above)" if self.errors else ""))
+        return EXIT_FAILED if self.errors else 0
+
+    def one_pass(self, agents: list, state: dict) -> None:
+        self.errors = 0
+        state["agents"] = {}
+        keep = set()
+        for agent in agents:
+            keep.add(agent.name)
+            if not agent.error:
+                self.sync_one(agent)
+            if agent.error:
+                self.errors += 1
+                print(f"error: {agent.error}", file=sys.stderr, flush=True)
+            state["agents"][agent.entry] = {"name": agent.name, "error": agent.error, "status": agent.status}
+        for name, folder in sorted(self.target.synced().items()):
+            if name in keep or folder != self.folder:
+                continue  # a file in error keeps what was installed from it
+            self.remove(name)
+
+    def sync_one(self, agent: FolderAgent) -> None:
+        try:
+            why = check_agent_safe(agent)
+            if why:
+                raise SettingsError(f"{agent.entry}: refused: {why}, so someone else could change the code that runs "
+                                    "as you, or its settings; chmod go-w (or chown) it")
+            a = self.install_args(agent)
+            self.checked(a, agent)
+            owner, detail = self.target.installed_by(agent.name)
+            if owner == "other":
+                agent.status = "conflict"
+                raise SettingsError(f"{agent.entry}: {detail} was not written by pylaunchd; it is left as it is, "
+                                    f"and the agent {agent.name} is not installed (rename one of them)")
+            if owner == "install":
+                agent.status = "conflict"
+                raise SettingsError(f"{agent.entry}: {agent.name} was installed by `pylaunchd install`, not from the "
+                                    f"folder; it is left as it is (pylaunchd uninstall {agent.name} lets the folder's "
+                                    "take over)")
+            if owner == "sync" and detail != self.folder:
+                agent.status = "conflict"
+                raise SettingsError(f"{agent.entry}: {agent.name} was installed from another folder, {detail}; "
+                                    "it is left as it is")
+            out = []
+            with captured(out, keep_stdout=False):
+                current, desired = self.target.current(agent.name), self.target.desired(copy.deepcopy(a))
+            if out[0].strip():
+                sys.stderr.write(out[0])
+            if owner == "sync" and current == desired:
+                agent.status = "synced"
+                return
+            verb = "updated" if owner == "sync" else "installed"
+            why = ": its settings changed" if owner == "sync" and self.a.target == "systemd" else \
+                ": it changed" if owner == "sync" else ""
+            self.say(f"{'would be ' if self.dry_run else ''}{verb} {agent.name} ({agent.entry}){why}")
+            out = []
+            try:
+                with captured(out, keep_stdout=self.dry_run or self.a.verbose):
+                    self.target.install(a, Plan(self.dry_run))
+            except (InstallError, OSError) as e:
+                agent.status = "failed"
+                raise SettingsError(f"{agent.entry}: {verb[:-1]} failed: {e}" + (f"\n{out[0].rstrip()}" if out[0].strip() else "")) from None
+            if self.dry_run or self.a.verbose:
+                sys.stderr.write(out[0])
+            else:  # the address it listens on; warnings; not the commands run
+                for line in out[0].splitlines():
+                    if line.startswith("installed: "):
+                        self.say("  " + line[len("installed: "):])
+                    elif line.strip() and not line.startswith(("$ ", "its log: ", "---")):
+                        print(line, file=sys.stderr)
+            self.actions += 1
+            agent.status = "synced"
+        except SettingsError as e:
+            agent.error = str(e)
+            agent.status = agent.status or "error"
+
+    def remove(self, name: str) -> None:
+        self.say(f"{'would be ' if self.dry_run else ''}removed {name}: its file is gone from the folder")
+        with contextlib.ExitStack() as stack:
+            if not (self.dry_run or self.a.verbose):
+                stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            self.target.uninstall(argparse.Namespace(name=name, dry_run=self.dry_run), Plan(self.dry_run))
+        self.actions += 1
+
+
+@contextlib.contextmanager
+def sync_lock(target: str):
+    """One sync at a time (the watcher's and one typed by hand would install the same agent twice):
+    an flock beside the state file, held until the sync ends."""
+    import fcntl
+
+    path = sync_state_path(target) + ".lock"
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_sync_state(target: str, state: dict) -> None:
+    """The last sync's outcome, for `pylaunchd list` (written whole, then renamed into place)."""
+    path = sync_state_path(target)
+    state["time"] = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def read_sync_state(target: str) -> dict:
+    try:
+        with open(sync_state_path(target), encoding="utf-8") as f:
+            state = json.load(f)
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def folder_rows(target, infos: list) -> list:
+    """(ENTRY, NAME, STATE) for `list`: the folder as it is now, what the last sync said of each
+    entry, and what is installed from it."""
+    folder = agents_folder(target.name)
+    state = read_sync_state(target.name)
+    recorded = state.get("agents", {}) if state.get("folder") == folder else {}
+    synced = target.synced()
+    sockets = {i["name"]: i["socket"] for i in infos}
+    rows = []
+    agents = scan_folder(folder)[0] if os.path.isdir(folder) else []
+    for agent in agents:
+        last = recorded.get(agent.entry, {})
+        if agent.error or last.get("error"):
+            what = "error: " + (agent.error or last["error"])
+        elif synced.get(agent.name) == folder:
+            what = sockets.get(agent.name, "installed")
+        else:
+            what = "not synced yet: pylaunchd sync"
+        rows.append((agent.entry, agent.name or "-", what.replace("\n", " ")))
+    present = {a.name for a in agents}
+    for name, source in sorted(synced.items()):
+        if source == folder and name not in present:
+            rows.append(("-", name, "its file is gone: the next sync removes it"))
+    return rows
+
+
+def print_folder(target, infos: list) -> None:
+    folder = agents_folder(target.name)
+    state = read_sync_state(target.name)
+    if not os.path.isdir(folder) and not state:
+        return
+    watched = target.watcher_state()
+    last = f"; last sync {state['time']}" if state.get("time") and state.get("folder") == folder else ""
+    print(f"agents folder: {folder} ({watched}{last})")
+    if state.get("error") and state.get("folder") == folder:
+        print(f"  sync error: {state['error']}")
+    rows = folder_rows(target, infos)
+    if not rows:
+        print("  no agents in it")
+        return
+    rows = [("  ENTRY", "NAME", "STATE")] + [("  " + r[0], r[1], r[2]) for r in rows]
+    widths = [max(len(r[c]) for r in rows) for c in range(2)]
+    for r in rows:
+        print("  ".join(f"{v:<{w}}" for v, w in zip(r, widths)) + "  " + r[2])
+
+
+def do_sync(a: argparse.Namespace, target) -> int:
+    if a.watch_remove:
+        return target.watch_remove(Plan(a.dry_run))
+    if a.watch_install:
+        check_build_tree(argparse.Namespace(target=a.target, allow_build_tree=a.allow_build_tree))
+        target.watch_install(agents_folder(a.target), a, Plan(a.dry_run))
+    try:
+        return Sync(a, target).run()
+    except UnsafeFolder as e:
+        print(f"pylaunchd sync: {e}", file=sys.stderr)
+        return EXIT_UNSAFE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1627,7 +2540,9 @@ def do_install(a: argparse.Namespace, target) -> int:
 
 def do_list(a: argparse.Namespace, target) -> int:
     target.check_manager("list")
-    print_list(target.describe(target.installed()), target.unit_dir())
+    infos = target.describe(target.installed())
+    print_list(infos, target.unit_dir())
+    print_folder(target, infos)
     return 0
 
 
@@ -1668,7 +2583,7 @@ def do_uninstall(a: argparse.Namespace, target) -> int:
 
 
 VERBS = {"install": do_install, "uninstall": do_uninstall, "list": do_list, "status": do_status,
-         "logs": do_logs, "restart": do_restart}
+         "logs": do_logs, "restart": do_restart, "sync": do_sync}
 
 
 def main() -> int:

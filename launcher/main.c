@@ -25,7 +25,7 @@
 #include "workers.h"
 
 /* The subcommands, all run by the installer, Python compiled into the binary (install.py). */
-static const char *const tool_commands[] = { "install", "uninstall", "list", "status", "logs", "restart" };
+static const char *const tool_commands[] = { "install", "uninstall", "list", "status", "logs", "restart", "sync" };
 #define N_TOOL_COMMANDS (sizeof tool_commands / sizeof tool_commands[0])
 
 /* One run of the launcher, from the command line to the exit code. */
@@ -70,7 +70,7 @@ static int run_command(int argc, char **argv) {
         memcpy(known, tool_commands, sizeof tool_commands);
         known[N_TOOL_COMMANDS] = "--help";
         near = strcmp(word, "help") == 0 ? "--help" : parse_nearest(word, known, N_TOOL_COMMANDS + 1);
-        log_error("unknown command '%s'%s%s%s; the commands are install, uninstall, list, status, logs and restart, "
+        log_error("unknown command '%s'%s%s%s; the commands are install, uninstall, list, status, logs, restart and sync, "
                   "and an agent is a .py file (pylaunchd --help shows both)",
                   word, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
         return EXIT_USAGE;

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "notify.h"
 #include "options.h"
 #include "peercred.h"
+#include "strictmodes.h"
 #include "module.h"
 #include "embedded.h"
 
@@ -320,6 +322,29 @@ finish:
         return PyBool_FromLong(r == OPTIONS_RUN);
 }
 
+/* _pylaunchd.check_strict(path, is_dir) -> str: the launcher's StrictModes rule (strictmodes.c, with
+ * ACLs and the private group) for the current uid, so `pylaunchd sync` refuses exactly what a
+ * start would: "" when safe, else the reason ("/x is writable by group (mode 0775)"). For a
+ * directory, nobody else may create entries in it (strictmodes_check_dir). OSError otherwise. */
+static PyObject *c_check_strict(PyObject *self, PyObject *args) {
+        char why[4096 + 256] = "";
+        const char *path;
+        int is_dir, r;
+
+        (void)self;
+        if (!PyArg_ParseTuple(args, "sp", &path, &is_dir))
+                return NULL;
+        r = is_dir ? strictmodes_check_dir(path, getuid(), false, why, sizeof why)
+                   : strictmodes_check(path, getuid(), why, sizeof why);
+        if (r == -EPERM)
+                return PyUnicode_DecodeFSDefault(why);
+        if (r < 0) {
+                errno = -r;
+                return PyErr_SetFromErrnoWithFilename(PyExc_OSError, path);
+        }
+        return PyUnicode_FromString("");
+}
+
 static PyMethodDef c_methods[] = {
         { "notify", c_notify, METH_O, "notify(state) -> bool: send sd_notify fields" },
         { "peer", c_peer, METH_O, "peer(fd) -> (pid, uid, gid) of a unix socket's peer" },
@@ -333,6 +358,8 @@ static PyMethodDef c_methods[] = {
         { "template", c_template, METH_O, "template(name) -> bytes: a template compiled into the launcher" },
         { "check_options", c_check_options, METH_O,
           "check_options(argv) -> bool: the launcher's own parser on argv; False after it printed why" },
+        { "check_strict", c_check_strict, METH_VARARGS,
+          "check_strict(path, is_dir) -> str: why others could write PATH (StrictModes), '' when none can" },
         { NULL, NULL, 0, NULL },
 };
 

@@ -200,6 +200,55 @@ def schema_problems(plist, variant: str) -> list:
     return out
 
 
+# The agents folder's watcher (plist/pylaunchd-sync.plist.in, `pylaunchd sync --watch-install`):
+# no socket; it runs `pylaunchd sync` when the folder changes and once at load.
+WATCHER_REQUIRED = {"Label": str, "ProgramArguments": list, "WatchPaths": list, "RunAtLoad": bool,
+                    "KeepAlive": bool, "ProcessType": str, "ThrottleInterval": int, "EnvironmentVariables": dict,
+                    "StandardOutPath": str, "StandardErrorPath": str}
+
+
+def watcher_problems(plist) -> list:
+    """Every way PLIST falls short of the watcher's schema; [] when it is right."""
+    if type(plist) is not dict:
+        return [f"top level: {type(plist).__name__}, a launchd plist is a dict"]
+    out = [f"{key}: not a launchd.plist(5) key (a typo?)" for key in sorted(set(plist) - TOP_LEVEL_KEYS)]
+    for key, expected in WATCHER_REQUIRED.items():
+        if key not in plist:
+            out.append(f"{key}: missing (required for the watcher)")
+        else:
+            p = _type_problem(key, plist[key], expected)
+            if p:
+                out.append(p)
+    for key in ("Sockets", "inetdCompatibility", "StartInterval", "QueueDirectories"):
+        if key in plist:
+            out.append(f"{key}: the watcher is started by WatchPaths alone")
+    args = plist.get("ProgramArguments")
+    if type(args) is list:
+        if [type(a) for a in args] != [str] * len(args):
+            out.append("ProgramArguments: every item must be a string")
+        elif len(args) < 2 or args[1] != "sync" or any(a.startswith("--watch") for a in args):
+            out.append(f"ProgramArguments: {args!r}, must run `pylaunchd sync` (and never install a watcher)")
+    paths = plist.get("WatchPaths")
+    if type(paths) is list:
+        if not paths:
+            out.append("WatchPaths: empty")
+        for i, path in enumerate(paths):
+            if type(path) is not str or not path.startswith("/"):
+                out.append(f"WatchPaths[{i}]: {path!r}, must be an absolute path")
+    if plist.get("KeepAlive") is not False:
+        out.append("KeepAlive: must be false (a sync ends; WatchPaths starts the next)")
+    if type(plist.get("ThrottleInterval")) is int and plist["ThrottleInterval"] <= 0:
+        out.append(f"ThrottleInterval: {plist['ThrottleInterval']}, must be positive")
+    if plist.get("StandardOutPath") != plist.get("StandardErrorPath"):
+        out.append("StandardOutPath: must be the log, StandardErrorPath (sync reports on stdout)")
+    env = plist.get("EnvironmentVariables")
+    if type(env) is dict and (type(env.get("PATH")) is not str or not env["PATH"]):
+        out.append("EnvironmentVariables.PATH: missing (sync runs launchctl)")
+    if type(plist.get("ProcessType")) is str and plist["ProcessType"] not in PROCESS_TYPES:
+        out.append(f"ProcessType: {plist['ProcessType']!r}, not one of {sorted(PROCESS_TYPES)}")
+    return out
+
+
 def _mode_problems(args: list, variant: str) -> list:
     """The check-in mode right after the executable, and no other way of getting sockets."""
     want = MODE[variant]

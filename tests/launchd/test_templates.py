@@ -31,8 +31,13 @@ VARIANT_OF = {
 }
 
 
+# Templates that are no agent's: the agents folder's watcher, checked by its own schema.
+WATCHERS = ("pylaunchd-sync.plist.in",)
+
+
 def templates() -> list:
-    return sorted(glob.glob(os.path.join(PLIST_DIR, "*.plist.in")))
+    """The agents' templates."""
+    return sorted(p for p in glob.glob(os.path.join(PLIST_DIR, "*.plist.in")) if os.path.basename(p) not in WATCHERS)
 
 
 def read(path: str) -> bytes:
@@ -42,9 +47,22 @@ def read(path: str) -> bytes:
 
 class Templates(unittest.TestCase):
     def test_every_template_is_known(self):
-        names = [os.path.basename(p) for p in templates()]
-        self.assertEqual(sorted(names), sorted(VARIANT_OF),
-                         f"plist/ has {names}; VARIANT_OF in this test must list each one")
+        names = [os.path.basename(p) for p in glob.glob(os.path.join(PLIST_DIR, "*.plist.in"))]
+        self.assertEqual(sorted(names), sorted([*VARIANT_OF, *WATCHERS]),
+                         f"plist/ has {names}; VARIANT_OF or WATCHERS in this test must list each one")
+
+    def test_watcher_template(self):
+        # Read by both parsers, held to the watcher's schema; the folder given in WatchPaths, the
+        # sync's arguments in place of "@ARGS@".
+        for name in WATCHERS:
+            with self.subTest(template=name):
+                text = read(os.path.join(PLIST_DIR, name))
+                data = plistcheck.parse_both(text)
+                self.assertEqual(data["WatchPaths"], ["@FOLDER@"])
+                self.assertEqual(data["ProgramArguments"], ["@PYLAUNCHD@", "sync", "@ARGS@"])
+                data["WatchPaths"] = ["/Users/u/Library/Application Support/pylaunchd/agents"]
+                self.assertEqual(plistcheck.watcher_problems(data), [])
+                self.assertIs(data["RunAtLoad"], True)
 
     def test_plistutil_xml_exit_0(self):
         # The literal check from the issue. plistutil 2.2 passes XML through unparsed, so this
