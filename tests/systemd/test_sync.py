@@ -123,6 +123,12 @@ class Sync(unittest.TestCase):
         self.assertNotEqual(service["ActiveState"], "failed", service)
         self.assertEqual(service["Result"], "success", service)
 
+    def verify(self, *units: str) -> None:
+        paths = [str(self.mgr.unit_dir / u) for u in units]
+        proc = self.mgr.analyze("verify", *paths, check=False)
+        self.assertEqual((proc.returncode, proc.stdout.strip(), proc.stderr.strip()), (0, "", ""),
+                         f"systemd-analyze --user verify {' '.join(units)} complained")
+
     # Scenarios.
 
     def test_the_folder_is_the_interface(self) -> None:
@@ -133,10 +139,12 @@ class Sync(unittest.TestCase):
         self.assertIn(f"watching {self.folder}", out)
         self.assertEqual(os.stat(self.folder).st_mode & 0o777, 0o700)
         self.watcher_healthy()
+        self.verify("pylaunchd-sync.path", "pylaunchd-sync.service")
 
         # Dropped: it answers on the default address, with nothing typed.
         self.drop(f"{A}.py", UPPER)
         self.answers(self.sock(A), "the dropped file's socket to answer")
+        self.verify(f"{A}.socket", f"{A}.service")
         # A sub-folder agent with its own address.
         self.drop_folder(B, with_settings(f'{{"listen": "unix:{self.sock(B + "-1")}", "idle_timeout": 5}}'))
         self.answers(self.sock(B + "-1"), "the sub-folder agent to answer")
