@@ -452,9 +452,9 @@ static int decide_sender(const struct access_policy *p, int fd, int family, cons
         if (family == AF_UNIX) {
                 peer->local = true;
 #ifndef SCM_CREDENTIALS
-                /* macOS attaches no credentials to datagrams: the socket file's mode decides. */
-                (void)fd;
-                return 1;
+                /* macOS attaches no credentials to datagrams: the socket file's mode decides (the
+                 * plists make it 0600). */
+                return path_guards_senders(fd, p->owner) ? 1 : 0;
 #else
                 /* No credentials: the datagram was queued before SO_PASSCRED was set (the one that
                  * started us, when the .socket unit lacks PassCredentials=yes). Nobody can say who
@@ -524,7 +524,7 @@ int access_prepare_datagram(int fd, int family) {
         default:
                 return -EAFNOSUPPORT;
         }
-        (void)one;
+        (void)one, (void)fd; /* unused where no option above applies (macOS) */
         return r < 0 ? -errno : 0;
 }
 

@@ -6,8 +6,11 @@
 
 #include "parse.h"
 
-#ifdef __linux__
+/* NOTIFY_SOCKET=vsock:... is systemd's, so Linux's: macOS defines AF_VSOCK too, but its SDK has
+ * no <linux/vm_sockets.h> (tests/macos cross-compiles this file). */
+#if defined(__linux__) && defined(AF_VSOCK)
 #include <linux/vm_sockets.h>
+#define PARSE_HAVE_VSOCK 1
 #endif
 
 int parse_int_range(const char *s, long long min, long long max, long long *ret) {
@@ -271,7 +274,7 @@ static int parse_notify_unix(const char *s, struct notify_address *ret) {
         return 0;
 }
 
-#ifdef AF_VSOCK
+#ifdef PARSE_HAVE_VSOCK
 static int parse_vsock_cid(const char *s, size_t n, unsigned *ret) {
         static const struct {
                 const char *name;
@@ -335,7 +338,7 @@ int parse_notify_socket(const char *s, struct notify_address *ret) {
                 return parse_notify_unix(s, ret);
         if (strncmp(s, "vsock", 5) != 0)
                 return -EINVAL;
-#ifdef AF_VSOCK
+#ifdef PARSE_HAVE_VSOCK
         return parse_notify_vsock(s, ret);
 #else
         return -EAFNOSUPPORT;

@@ -282,6 +282,24 @@ finish:
         return r;
 }
 
+/* mkfifoat() makes a new name or fails: it never follows or reuses one. macOS has it from 13 on
+ * (its SDK marks it so); before that, mkfifo() on the whole path, which never follows a last
+ * component that is a link either (EEXIST), and what it made is used only if open_checked() then
+ * finds it in the directory already checked, through dirfd. */
+static int make_fifo(int dirfd, const char *name, const char *path) {
+#ifdef __APPLE__
+#ifdef __MAC_13_0 /* an SDK that declares mkfifoat */
+        if (__builtin_available(macOS 13.0, *))
+                return mkfifoat(dirfd, name, 0600);
+#endif
+        (void)dirfd, (void)name;
+        return mkfifo(path, 0600);
+#else
+        (void)path;
+        return mkfifoat(dirfd, name, 0600);
+#endif
+}
+
 int safefile_open_fifo(const char *path, uid_t uid, int *ret_fd, char *ret_why, size_t why_size) {
         const char *name;
         int dirfd, r;
@@ -290,8 +308,7 @@ int safefile_open_fifo(const char *path, uid_t uid, int *ret_fd, char *ret_why, 
                 return r;
         if ((r = precheck(dirfd, name, path, S_IFIFO, ret_why, why_size)) < 0)
                 goto finish;
-        /* mkfifoat() makes a new name or fails: it never follows or reuses one. */
-        if (r == 1 && mkfifoat(dirfd, name, 0600) < 0 && errno != EEXIST) {
+        if (r == 1 && make_fifo(dirfd, name, path) < 0 && errno != EEXIST) {
                 r = -errno;
                 goto finish;
         }
