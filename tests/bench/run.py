@@ -15,6 +15,8 @@ Scenarios (`--only` takes their keys, comma-separated):
 
   cold-accept      connect to first reply byte, `systemd-socket-activate --accept`: a new process
                    per connection. pylaunchd + agent/Agent.py vs refs/floor.py, refs/classic.py.
+  cold-alternate   the same, strictly alternating: one connection to pylaunchd, one to the floor,
+                   each a fresh process; the ratio is the median of the pairs' ratios.
   cold-manager     the same under a real systemd --user manager (tests/systemd/usermgr.py), the
                    service exiting after 50 ms idle, so each connection starts a process.
                    pylaunchd with its own installer's units (`pylaunchd install --idle-timeout
@@ -22,14 +24,20 @@ Scenarios (`--only` takes their keys, comma-separated):
                    StartLimitIntervalSec=0 / TriggerLimitIntervalSec=0.
   warm-reconnect   requests/s, 16 clients, one line per connection: pylaunchd vs the C epoll
                    server, asyncio, socketserver ThreadingMixIn, classic.
+  warm-tcp         warm-reconnect over loopback TCP (127.0.0.1), with the launcher's owner check
+                   of every local peer on (sock_diag): pylaunchd vs classic and C epoll over TCP.
+  owner-check      the loopback TCP owner check timed on its own (bench/ownercheck.c), per
+                   connection, as a share of warm-tcp's time per request.
   warm-persistent  requests/s, 16 clients each keeping one connection: pylaunchd vs
                    ThreadingMixIn, the C epoll server.
   rss              VmRSS after one request, idle: pylaunchd vs floor.
+  pss              the same as PSS (/proc/PID/smaps_rollup): pages shared with other processes
+                   counted in part.
   workers          requests/s with a CPU-bound handler, `--workers 2` vs `--workers 1` (n/a
                    while pylaunchd has no --workers).
 
 The Python references run as `/usr/bin/python3.11 -I -S` (the interpreter pylaunchd embeds).
-Servers listen only on unix sockets in a private temporary directory; everything started is
+Servers listen only on unix sockets in a private temporary directory, or on 127.0.0.1; everything started is
 stopped (process groups, units) in `finally`. `--smoke` (for ctest) makes the runs tiny and
 fails only when a scenario produced no numbers or any error: never on a timing.
 
@@ -61,6 +69,7 @@ SOURCE_DIR = HERE.parent.parent
 REFS = HERE / "refs"
 sys.path.insert(0, str(SOURCE_DIR / "tests" / "systemd"))
 import usermgr  # noqa: E402  (tests/systemd/usermgr.py: a real systemd --user manager)
+import skips  # noqa: E402  (tests/skips.py, which usermgr put on sys.path)
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 CLIENTS = 16
@@ -93,6 +102,7 @@ class Profile:
     warm_warmup: float
     cold_accept_conns: int
     cold_accept_interval_ms: int
+    cold_alternate_pairs: int
     cold_manager_conns: int
     # 250 ms between connections keeps pylaunchd's own units (StartLimitBurst=50 per 10 s and
     # the socket's default TriggerLimitBurst=20 per 2 s) clear of their limits with
@@ -104,13 +114,13 @@ class Profile:
 
 PROFILES = {
     "full": Profile(rounds=5, warm_duration=2.0, warm_warmup=0.5, cold_accept_conns=16,
-                    cold_accept_interval_ms=50, cold_manager_conns=10, cold_manager_interval_ms=250,
+                    cold_accept_interval_ms=50, cold_alternate_pairs=40, cold_manager_conns=10, cold_manager_interval_ms=250,
                     workers_duration=3.0, rss_settle=0.3),
     "quick": Profile(rounds=3, warm_duration=0.8, warm_warmup=0.3, cold_accept_conns=6,
-                     cold_accept_interval_ms=40, cold_manager_conns=4, cold_manager_interval_ms=250,
+                     cold_accept_interval_ms=40, cold_alternate_pairs=12, cold_manager_conns=4, cold_manager_interval_ms=250,
                      workers_duration=1.5, rss_settle=0.2),
     "smoke": Profile(rounds=1, warm_duration=0.2, warm_warmup=0.1, cold_accept_conns=2,
-                     cold_accept_interval_ms=30, cold_manager_conns=2, cold_manager_interval_ms=250,
+                     cold_accept_interval_ms=30, cold_alternate_pairs=2, cold_manager_conns=2, cold_manager_interval_ms=250,
                      workers_duration=1.0, rss_settle=0.1),
 }
 
@@ -128,6 +138,7 @@ class Paths:
     pylaunchd: Path
     loadgen: Path
     epoll: Path
+    ownercheck: Path
     agent: Path
     python: str
     work: Path
@@ -149,6 +160,7 @@ class Row:
     skipped: str = ""               # why there are no numbers
     notes: list[str] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)   # e.g. p99 latencies
+    absolute: bool = False          # the goal bounds the figure itself (a share), not a ratio
 
     def add(self, server: str, value: float, errors: int = 0, detail: dict | None = None) -> None:
         self.values.setdefault(server, []).append(value)
@@ -168,12 +180,12 @@ class Row:
         return statistics.median(pairs) if pairs else None
 
     def met(self) -> bool | None:
-        r = self.ratio(self.goal_ref)
+        r = self.figure(self.subject) if self.absolute else self.ratio(self.goal_ref)
         if r is None:
             return None
         op, _, num = self.goal.partition(" ")
-        bound = float(num.rstrip("x"))
-        return r <= bound if op == "<=" else r >= bound
+        bound = float(num.rstrip("x%"))
+        return {"<=": r <= bound, "<": r < bound, ">=": r >= bound, ">": r > bound}[op]
 
     def total_errors(self) -> int:
         return sum(self.errors.values())
@@ -196,6 +208,22 @@ def unix_listening(path: Path) -> bool:
     return False
 
 
+def tcp_listening(port: int) -> bool:
+    """Whether 127.0.0.1:port is in LISTEN state (/proc/net/tcp: state 0A)."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        return any(line.split()[1:2] == [want] and line.split()[3] == "0A" for line in f if line.strip())
+
+
+def free_tcp_port() -> int:
+    """A loopback port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_until(pred: Callable[[], object], deadline: float, what: str) -> None:
     end = time.monotonic() + deadline
     while not pred():
@@ -211,9 +239,10 @@ class Server:
     it forks one per connection. Its own session, so stop() ends all of it.
     """
 
-    def __init__(self, name: str, argv: list[str], work: Path, accept: bool = False) -> None:
+    def __init__(self, name: str, argv: list[str], work: Path, accept: bool = False, tcp: bool = False) -> None:
         self.name = name
         self.argv = argv
+        self.port = free_tcp_port() if tcp else 0
         self.sock = work / f"{name}.sock"
         self.log_path = work / f"{name}.log"
         self.accept = accept
@@ -221,18 +250,21 @@ class Server:
 
     @property
     def address(self) -> str:
-        return f"unix:{self.sock}"
+        return f"tcp:127.0.0.1:{self.port}" if self.port else f"unix:{self.sock}"
+
+    def listening(self) -> bool:
+        return tcp_listening(self.port) if self.port else unix_listening(self.sock)
 
     def start(self) -> "Server":
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
-        cmd = ["systemd-socket-activate", "-l", str(self.sock)]
+        cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{self.port}" if self.port else str(self.sock)]
         if self.accept:
             cmd.append("--accept")
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(cmd + self.argv, stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, start_new_session=True)
-        wait_until(lambda: unix_listening(self.sock) or self.proc.poll() is not None, 10,
+        wait_until(lambda: self.listening() or self.proc.poll() is not None, 10,
                    f"{self.name}'s socket to listen")
         if self.proc.poll() is not None:
             raise BenchError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
@@ -328,6 +360,21 @@ def scenario_cold_accept(paths: Paths, prof: Profile, row: Row) -> None:
             for name in rounds_order(list(running), r):
                 res = loadgen(paths, ["--connect", running[name].address, "--cold", str(n),
                                       "--interval-ms", str(gap)], 30 + n * 5)
+                row.add(name, *cold_value(res), detail=res["errors"])
+
+
+def scenario_cold_alternate(paths: Paths, prof: Profile, row: Row) -> None:
+    """One connection to pylaunchd, then one to the floor, in turn, each a new process: the two
+    see the same moment of the machine, pair by pair. A row's "round" here is one pair."""
+    specs = [Server("pylaunchd-alt", [str(paths.pylaunchd), str(paths.agent)], paths.work, accept=True),
+             Server("floor-alt", python_ref(paths, "floor.py"), paths.work, accept=True)]
+    with servers(specs) as running:
+        for s in running.values():  # page cache, not measured
+            loadgen(paths, ["--connect", s.address, "--cold", "2"], 30)
+        for i in range(prof.cold_alternate_pairs):
+            pair = ["pylaunchd", "floor"] if i % 2 == 0 else ["floor", "pylaunchd"]
+            for name in pair:
+                res = loadgen(paths, ["--connect", running[f"{name}-alt"].address, "--cold", "1"], 30)
                 row.add(name, *cold_value(res), detail=res["errors"])
 
 
@@ -466,7 +513,7 @@ def scenario_cold_manager(paths: Paths, prof: Profile, row: Row) -> None:
                 row.notes.append(f"{unit}.socket ended {state}")
 
 
-def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[str]) -> None:
+def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[str], tcp: bool = False) -> None:
     argv = {
         "pylaunchd": [str(paths.pylaunchd), str(paths.agent)],
         "epoll": [str(paths.epoll)],
@@ -474,7 +521,7 @@ def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[
         "threading": python_ref(paths, "threading_ref.py"),
         "classic": python_ref(paths, "classic.py"),
     }
-    specs = [Server(f"{n}-{mode}", argv[n], paths.work) for n in names]
+    specs = [Server(f"{n}-{mode}", argv[n], paths.work, tcp=tcp) for n in names]
     with servers(specs, prime=paths) as running:
         for r in range(prof.rounds):
             for name in rounds_order(names, r):
@@ -486,14 +533,37 @@ def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[
                 row.extra.setdefault(f"{name} p99 us", []).append(res["latency_us"]["p99"])
 
 
-def vm_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+#: Rows already measured in this invocation, by key (owner-check reads warm-tcp's).
+MEASURED: dict[str, Row] = {}
+
+
+def scenario_owner_check(paths: Paths, prof: Profile, row: Row) -> None:
+    """The check's median time per connection times warm-tcp's requests per second: the share of
+    the server's time per request it would take if connections were served one after another
+    (an upper bound: the check runs on the accepting thread, outside the interpreter's lock)."""
+    tcp = MEASURED.get("warm-tcp")
+    per_round = tcp.values.get("pylaunchd", []) if tcp else []
+    if not per_round:
+        raise BenchError("owner-check needs warm-tcp's figures from the same run (--only warm-tcp,owner-check)")
+    n = 3000 if prof.rounds >= 5 else 500
+    for req_s in per_round:
+        out = subprocess.run([str(paths.ownercheck), str(n)], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise BenchError(f"ownercheck exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
+        res = json.loads(out.stdout)
+        row.add("pylaunchd", res["check_us"] * req_s / 1e6 * 100)
+        row.extra.setdefault("check us", []).append(res["check_us"])
+        row.extra.setdefault("accept+close us", []).append(res["accept_close_us"])
+
+
+def proc_kib(pid: int, path: str, key: str) -> int:
+    for line in Path(f"/proc/{pid}/{path}").read_text().splitlines():
+        if line.startswith(key + ":"):
             return int(line.split()[1])
-    raise BenchError(f"no VmRSS for pid {pid}")
+    raise BenchError(f"no {key} in /proc/{pid}/{path}")
 
 
-def scenario_rss(paths: Paths, prof: Profile, row: Row) -> None:
+def scenario_rss(paths: Paths, prof: Profile, row: Row, key: str = "VmRSS") -> None:
     argv = {"pylaunchd": [str(paths.pylaunchd), str(paths.agent)],
             "floor": python_ref(paths, "floor.py")}
     for r in range(prof.rounds):
@@ -507,7 +577,8 @@ def scenario_rss(paths: Paths, prof: Profile, row: Row) -> None:
                 exe = os.path.basename(os.readlink(f"/proc/{s.proc.pid}/exe"))
                 if exe == "systemd-socket-activate":
                     raise BenchError(f"{name} did not exec (still {exe})")
-                row.add(name, vm_rss_kib(s.proc.pid) / 1024.0)
+                source = "status" if key == "VmRSS" else "smaps_rollup"
+                row.add(name, proc_kib(s.proc.pid, source, key) / 1024.0)
 
 
 def has_workers(paths: Paths) -> bool:
@@ -534,18 +605,28 @@ def scenario_workers(paths: Paths, prof: Profile, row: Row) -> None:
                 row.add(name, res["requests_per_sec"], res["errors"]["total"], res["errors"])
 
 
+# The goals are issue 14's: below the bare interpreter at start, above the best plain loop warm.
 SCENARIOS: list[tuple[Row, Callable[[Paths, Profile, Row], None]]] = [
     (Row("cold-accept", "cold start, `systemd-socket-activate --accept`: connect to first byte",
-         "ms", False, "floor", "<= 1.10x"), scenario_cold_accept),
+         "ms", False, "floor", "<= 0.85x"), scenario_cold_accept),
+    (Row("cold-alternate", "cold start, `--accept`, alternating with the floor, one process each",
+         "ms", False, "floor", "<= 0.85x"), scenario_cold_alternate),
     (Row("cold-manager", "cold start, systemd --user manager, idle exit 50 ms: connect to first byte",
-         "ms", False, "floor", "<= 1.10x"), scenario_cold_manager),
+         "ms", False, "floor", "<= 0.90x"), scenario_cold_manager),
+    (Row("rss", "idle RSS after one request (VmRSS)", "MiB", False, "floor", "<= 1.00x"), scenario_rss),
+    (Row("pss", "idle PSS after one request (smaps_rollup)", "MiB", False, "floor", "<= 1.00x"),
+     lambda p, f, r: scenario_rss(p, f, r, "Pss")),
     (Row("warm-reconnect", f"warm, one request per connection, {CLIENTS} clients",
-         "req/s", True, "epoll", ">= 0.90x"),
-     lambda p, f, r: scenario_warm(p, f, r, "reconnect", ["pylaunchd", "epoll", "asyncio", "threading", "classic"])),
+         "req/s", True, "classic", ">= 1.15x"),
+     lambda p, f, r: scenario_warm(p, f, r, "reconnect", ["pylaunchd", "classic", "epoll", "asyncio", "threading"])),
+    (Row("warm-tcp", f"warm, one request per connection over loopback TCP, owner check on, {CLIENTS} clients",
+         "req/s", True, "classic", ">= 1.10x"),
+     lambda p, f, r: scenario_warm(p, f, r, "reconnect", ["pylaunchd", "classic", "epoll"], tcp=True)),
+    (Row("owner-check", "the loopback TCP owner check, share of warm-tcp's time per request",
+         "%", False, "pylaunchd", "< 5%", absolute=True), scenario_owner_check),
     (Row("warm-persistent", f"warm, persistent connections, {CLIENTS} clients",
-         "req/s", True, "threading", ">= 1.00x"),
+         "req/s", True, "threading", ">= 1.30x"),
      lambda p, f, r: scenario_warm(p, f, r, "persistent", ["pylaunchd", "threading", "epoll"])),
-    (Row("rss", "idle RSS after one request (VmRSS)", "MiB", False, "floor", "<= 1.10x"), scenario_rss),
     (Row("workers", f"CPU-bound handler, {CLIENTS} clients: `--workers 2` vs `--workers 1`",
          "req/s", True, "workers 1", ">= 1.60x", subject="workers 2"), scenario_workers),
 ]
@@ -563,6 +644,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:,.0f} req/s"
     if unit == "ms":
         return f"{value:.1f} ms"
+    if unit == "%":
+        return f"{value:.2f} %"
     return f"{value:.1f} {unit}"
 
 
@@ -588,7 +671,7 @@ def table(rows: list[Row]) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         if row.skipped:
-            lines.append(f"| {row.title} | {row.skipped} | | | {row.goal} vs {REF_LABELS[row.goal_ref]} | n/a |")
+            lines.append(f"| {row.title} | {row.skipped} | | | {row.goal} | n/a |")
             continue
         refs = []
         for name in row.values:
@@ -597,7 +680,7 @@ def table(rows: list[Row]) -> str:
             ratio = row.ratio(name)
             refs.append(f"{REF_LABELS.get(name, name)} {fmt(row.figure(name), row.unit)}"
                         + (f" ({ratio:.2f}x)" if ratio is not None else ""))
-        ratio = row.ratio(row.goal_ref)
+        ratio = None if row.absolute else row.ratio(row.goal_ref)
         met = row.met()
         result = "-" if met is None else ("met" if met else "not met")
         if row.total_errors():
@@ -606,7 +689,7 @@ def table(rows: list[Row]) -> str:
         if row.subject != "pylaunchd":
             subject = f"{row.subject}: {subject}"
         lines.append(f"| {row.title} | {subject} | {', '.join(refs)} | "
-                     f"{'-' if ratio is None else f'{ratio:.2f}x'} {REF_LABELS[row.goal_ref]} | "
+                     f"{'-' if ratio is None else f'{ratio:.2f}x ' + REF_LABELS[row.goal_ref]} | "
                      f"{row.goal} | {result} |")
     return "\n".join(lines)
 
@@ -625,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pylaunchd", help="default: BUILD/pylaunchd")
     p.add_argument("--loadgen", help="default: BUILD/tests/bench/loadgen")
     p.add_argument("--epoll", help="default: BUILD/tests/bench/epoll_rot13")
+    p.add_argument("--ownercheck", help="default: BUILD/tests/bench/ownercheck")
     args = p.parse_args(argv)
     # A SIGTERM (ctest's timeout, kill) unwinds like an exception, so every `finally` stops
     # what it started: servers run in sessions of their own and would outlive us.
@@ -636,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     build = Path(args.build).resolve()
     exes = {"pylaunchd": Path(args.pylaunchd or build / "pylaunchd"),
             "loadgen": Path(args.loadgen or build / "tests/bench/loadgen"),
-            "epoll": Path(args.epoll or build / "tests/bench/epoll_rot13")}
+            "epoll": Path(args.epoll or build / "tests/bench/epoll_rot13"),
+            "ownercheck": Path(args.ownercheck or build / "tests/bench/ownercheck")}
     for what, path in exes.items():
         if not os.access(path, os.X_OK):
             p.error(f"no {what} at {path}: build first (cmake --build {args.build}) or pass --{what}")
@@ -647,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     if only and not only <= keys:
         p.error(f"--only: unknown {', '.join(sorted(only - keys))}; known: {', '.join(sorted(keys))}")
 
-    print(f"pylaunchd benchmarks, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"pylaunchd benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine: {machine()}")
     print(f"pylaunchd: {version_of([str(exes['pylaunchd']), '--version'])}; references: "
           f"{version_of([args.python, '--version'])} ({args.python} -I -S)")
@@ -663,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
         agent.parent.mkdir()
         shutil.copy2(SOURCE_DIR / "agent" / "Agent.py", agent)
         paths = Paths(exes["pylaunchd"].resolve(), exes["loadgen"].resolve(), exes["epoll"].resolve(),
-                      agent, args.python, work)
+                      exes["ownercheck"].resolve(), agent, args.python, work)
         for row, fn in SCENARIOS:
             if only and row.key not in only:
                 continue
@@ -674,6 +759,10 @@ def main(argv: list[str] | None = None) -> int:
                 fn(paths, prof, row)
             except Skip as exc:
                 row.skipped = str(exc)
+                # A smoke run (ctest) that skips a scenario has not tested it (tests/skips.py).
+                if args.smoke and skips.strict():
+                    row.skipped = "failed: skipped: " + str(exc)
+                    failed = True
             except (BenchError, OSError, subprocess.SubprocessError, usermgr.UserMgrError,
                     ValueError, KeyError) as exc:
                 text = str(exc).strip()
@@ -681,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "\n" in text:
                     row.notes.append(text)
                 failed = True
+            MEASURED[row.key] = row
             log(f"{row.key} done in {time.monotonic() - began:.1f} s"
                 + (f": {row.skipped}" if row.skipped else ""))
     finally:
