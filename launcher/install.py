@@ -2332,12 +2332,14 @@ class Sync:
         for _ in range(SYNC_ROUNDS):
             agents, watch = scan_folder(self.folder) if os.path.isdir(self.folder) else ([], [])
             self.one_pass(agents, state)
+            # The watcher's new sub-folders before the last look: its daemon-reload takes a while,
+            # and an edit made meanwhile must be seen by this loop.
+            self.target.update_watcher(self.folder, watch, self.dry_run)
             after = folder_snapshot(self.folder)
             if after == before:
                 break
             # systemd does not watch while this runs (nor launchd throttled): what changed meanwhile is ours to see.
             before = after
-        self.target.update_watcher(self.folder, watch, self.dry_run)
         if self.actions == 0:
             self.say("nothing to do" + (f"; {self.errors} agent file(s) with errors (above)" if self.errors else ""))
         return EXIT_FAILED if self.errors else 0
