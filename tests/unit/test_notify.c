@@ -184,6 +184,29 @@ static const struct notify_row {
 #endif
 };
 
+/* sun_path's 108 bytes: a path needs one of them for its NUL, an abstract name does not. */
+START_TEST(notify_socket_length_limits) {
+        const size_t size = sizeof(((struct sockaddr_un *)0)->sun_path);
+        struct notify_address a;
+        char s[sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
+
+        memset(s, 'x', sizeof s);
+        s[0] = '/';
+        s[size - 1] = '\0'; /* a path of size - 1 bytes */
+        ck_assert_int_eq(parse_notify_socket(s, &a), 0);
+        ck_assert_uint_eq(a.len, offsetof(struct sockaddr_un, sun_path) + size);
+        s[size - 1] = 'x';
+        s[size] = '\0'; /* size bytes: no room for the NUL */
+        ck_assert_int_eq(parse_notify_socket(s, &a), -EINVAL);
+        s[0] = '@'; /* the same length abstract: the whole of sun_path */
+        ck_assert_int_eq(parse_notify_socket(s, &a), 0);
+        ck_assert_uint_eq(a.len, offsetof(struct sockaddr_un, sun_path) + size);
+        s[size] = 'x';
+        s[size + 1] = '\0';
+        ck_assert_int_eq(parse_notify_socket(s, &a), -EINVAL);
+}
+END_TEST
+
 START_TEST(notify_socket_table) {
         const struct notify_row *row = &notify_rows[_i];
         struct notify_address a = { .type = 12345 };
@@ -314,6 +337,7 @@ static Suite *notify_suite(void) {
         tcase_add_test(tc, notify_socket_unset_at_init);
         tcase_add_test(tc, notify_socket_invalid);
         tcase_add_loop_test(tc, notify_socket_table, 0, N_ROWS(notify_rows));
+        tcase_add_test(tc, notify_socket_length_limits);
         tcase_add_test(tc, real_send_path);
         tcase_add_test(tc, real_send_abstract);
         tcase_add_test(tc, real_send_nobody_listens);

@@ -269,6 +269,54 @@ START_TEST(duration_null) {
 }
 END_TEST
 
+/* ---- parse_umask ---- */
+
+static const struct umask_row {
+        const char *in;
+        int rc;
+        mode_t mask;
+} umask_rows[] = {
+        { "077", 0, 077 },
+        { "0077", 0, 077 },
+        { "022", 0, 022 },
+        { "0", 0, 0 },
+        { "777", 0, 0777 },
+        { "0777", 0, 0777 },
+        /* One to four octal digits, no more: a fifth is refused even when the value fits. */
+        { "00022", -EINVAL },
+        { "00000", -EINVAL },
+        { "1000", -EINVAL }, /* the sticky bit is no umask */
+        { "0778", -EINVAL },
+        { "8", -EINVAL },
+        { "", -EINVAL },
+        { "-022", -EINVAL },
+        { "+022", -EINVAL },
+        { " 022", -EINVAL },
+        { "022 ", -EINVAL },
+        { "0x12", -EINVAL },
+        { "u=rwx", -EINVAL },
+};
+
+START_TEST(umask_table) {
+        const struct umask_row *row = &umask_rows[_i];
+        mode_t v = 01234;
+        char what[128];
+        int r;
+
+        snprintf(what, sizeof what, "parse_umask row %d \"%s\"", _i, row->in);
+        r = parse_umask(row->in, &v);
+        ROW_INT(what, r, row->rc);
+        ROW_INT(what, v, r < 0 ? 01234 : row->mask);
+}
+END_TEST
+
+START_TEST(umask_null) {
+        mode_t v = 9;
+        ck_assert_int_eq(parse_umask(NULL, &v), -EINVAL);
+        ck_assert_uint_eq(v, 9);
+}
+END_TEST
+
 /* ---- parse_journal_stream ---- */
 
 static const struct journal_row {
@@ -539,6 +587,11 @@ static Suite *parse_suite(void) {
         tc = tcase_create("duration");
         tcase_add_loop_test(tc, duration_table, 0, N_ROWS(duration_rows));
         tcase_add_test(tc, duration_null);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("umask");
+        tcase_add_loop_test(tc, umask_table, 0, N_ROWS(umask_rows));
+        tcase_add_test(tc, umask_null);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("journal_stream");

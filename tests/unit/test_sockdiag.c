@@ -35,6 +35,11 @@ static const struct sockdiag_query udp4 = {
         .family = AF_INET, .protocol = IPPROTO_UDP,
         .src = { 127, 0, 0, 1 }, .dst = { 127, 0, 0, 1 }, .sport = 5353, .dport = 9999,
 };
+/* A sender and a destination that differ, so a request with the two ends swapped shows. */
+static const struct sockdiag_query udp4_apart = {
+        .family = AF_INET, .protocol = IPPROTO_UDP,
+        .src = { 127, 0, 0, 3 }, .dst = { 127, 0, 0, 1 }, .sport = 5353, .dport = 9999,
+};
 
 /* ---- sockdiag_query_peer ---- */
 
@@ -126,6 +131,7 @@ static const struct build_row {
         { "tcp ipv4", &tcp4, SOCKDIAG_REQUEST_SIZE, SOCKDIAG_REQUEST_SIZE },
         { "tcp ipv6", &tcp6, 256, SOCKDIAG_REQUEST_SIZE },
         { "udp ipv4", &udp4, SOCKDIAG_REQUEST_SIZE, SOCKDIAG_REQUEST_SIZE },
+        { "udp ipv4, sender and destination apart", &udp4_apart, SOCKDIAG_REQUEST_SIZE, SOCKDIAG_REQUEST_SIZE },
         { "buffer one byte short", &tcp4, SOCKDIAG_REQUEST_SIZE - 1, -ENOBUFS },
         { "unix family", &unix_query, 256, -EINVAL },
         { "sctp", &sctp_query, 256, -EINVAL },
@@ -270,6 +276,12 @@ static void other_addr(struct crafted *c) {
         ((uint8_t *)m.id.idiag_src)[3] = 9;
         put_answer(c, &m);
 }
+/* Our end is another address: a socket connected elsewhere, from the peer's address and port. */
+static void other_far_addr(struct crafted *c) {
+        struct inet_diag_msg m = answer(&tcp4, OTHER_UID, 777);
+        ((uint8_t *)m.id.idiag_dst)[3] = 9;
+        put_answer(c, &m);
+}
 /* A dual-stack client found by its IPv4 addresses reports them v4-mapped. */
 static void dual_stack(struct crafted *c) {
         struct inet_diag_msg m = answer(&tcp4, OTHER_UID, 777);
@@ -314,6 +326,7 @@ static const struct parse_row {
         { "a listener on that port", &tcp4, listener, -ENOENT },
         { "another port", &tcp4, other_port, -ENOENT },
         { "another address", &tcp4, other_addr, -ENOENT },
+        { "another far end", &tcp4, other_far_addr, -ENOENT },
         { "dual-stack socket, v4-mapped", &tcp4, dual_stack, 0, OTHER_UID, 777 },
         { "NLMSG_DONE", &tcp4, done_type, -EBADMSG },
         { "family AF_UNIX", &tcp4, bad_family, -EBADMSG },

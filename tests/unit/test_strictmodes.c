@@ -1,6 +1,8 @@
 /* test_strictmodes.c: strictmodes_check and strictmodes_check_dir, on real files and directories
  * with real modes, owners and POSIX ACLs. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,52 @@ START_TEST(private_group) {
         ck_assert_int_eq(chown(sub, 0, 0), 0);
         ck_assert_int_eq(chown(file, 0, 0), 0);
         ck_assert_msg(strictmodes_check(file, 0, why, sizeof why) == 0, "refused: %s", why);
+}
+END_TEST
+
+/* A memberless primary group is the user's own only when it bears the user's name: Debian's
+ * nobody has nogroup, which every daemon running as nobody shares. */
+START_TEST(primary_group_of_another_name) {
+        char dir[512], sub[512], file[512], why[1024] = "";
+        const struct passwd *pw = getpwnam("nobody");
+        const struct group *gr;
+
+        ck_assert_msg(pw != NULL, "no user nobody here");
+        gr = getgrgid(pw->pw_gid);
+        ck_assert_msg(gr && strcmp(gr->gr_name, pw->pw_name) != 0 && !gr->gr_mem[0],
+                      "nobody's primary group here is not a memberless group of another name");
+        make_tree(dir, sub, file, sizeof dir, 0755, 0664);
+        ck_assert_int_eq(chown(file, pw->pw_uid, pw->pw_gid), 0);
+        ck_assert_int_eq(strictmodes_check(file, pw->pw_uid, why, sizeof why), -EPERM);
+        ck_assert_msg(strstr(why, "Agent.py is writable by its group"), "reason: %s", why);
+}
+END_TEST
+
+/* A user's own group (its primary group, named after it) that has another member is not private:
+ * that member writing is not the user writing. A user and group of this test's own, made with
+ * useradd and removed before anything is asserted. */
+START_TEST(own_group_with_another_member) {
+        char name[32], cmd[256], dir[512], sub[512], file[512], why_alone[1024] = "", why[1024] = "";
+        const struct passwd *pw;
+        int made, alone = 1, shared = 1;
+
+        make_tree(dir, sub, file, sizeof dir, 0755, 0664);
+        snprintf(name, sizeof name, "pylaunchd-sg%ld", (long)getpid());
+        snprintf(cmd, sizeof cmd, "groupadd %s && useradd -M -N -s /usr/sbin/nologin -g %s %s", name, name, name);
+        made = system(cmd);
+        if (made == 0 && (pw = getpwnam(name)) && chown(file, pw->pw_uid, pw->pw_gid) == 0) {
+                uid_t uid = pw->pw_uid;
+                alone = strictmodes_check(file, uid, why_alone, sizeof why_alone);
+                snprintf(cmd, sizeof cmd, "gpasswd -M nobody %s >/dev/null", name);
+                if (system(cmd) == 0)
+                        shared = strictmodes_check(file, uid, why, sizeof why);
+        }
+        snprintf(cmd, sizeof cmd, "userdel %s 2>/dev/null; groupdel %s 2>/dev/null", name, name);
+        (void)!system(cmd);
+        ck_assert_msg(made == 0, "cannot make the user %s", name);
+        ck_assert_msg(alone == 0, "its own group alone: refused: %s", why_alone);
+        ck_assert_int_eq(shared, -EPERM);
+        ck_assert_msg(strstr(why, "Agent.py is writable by its group"), "reason: %s", why);
 }
 END_TEST
 
@@ -298,6 +346,8 @@ int main(void) {
         tcase_add_loop_test(tc, mode_table, 0, (int)(sizeof mode_rows / sizeof mode_rows[0]));
         tcase_add_test(tc, owner);
         tcase_add_test(tc, private_group);
+        tcase_add_test(tc, primary_group_of_another_name);
+        tcase_add_test(tc, own_group_with_another_member);
         tcase_add_test(tc, root_sticky_dir);
         tcase_add_test(tc, bad_arguments);
         tcase_add_loop_test(tc, acl_table, 0, (int)(sizeof acl_rows / sizeof acl_rows[0]));
