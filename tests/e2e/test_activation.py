@@ -189,6 +189,20 @@ class IdleExit(harness.E2ETestCase):
         self.assertGreaterEqual(stayed, timeout * 0.8,
                                 f"left {stayed:.2f} s after the last connection ended; --idle-timeout is {timeout} s")
 
+    def test_min_uptime_holds_off_an_idle_exit(self):
+        # --min-uptime: however short the idle timeout, no idle exit sooner than this after the
+        # start (systemd's start limit counts starts, and a service that leaves at once is
+        # restarted by the next connection, start after start).
+        addr = self.unix_address()
+        sa = self.activate(harness.ROT13_AGENT, listen=[addr], options=["--idle-timeout", "0.1", "--min-uptime", "3"])
+        self.assertServesRot13(addr, "one short connection")  # the first connection starts it
+        answered = time.monotonic()
+        self.assertExitStatus(sa, harness.EXIT_OK, "idle exit after --min-uptime", 3 + harness.DEADLINE)
+        stayed = time.monotonic() - answered
+        # A lower bound only, with room for a slow start before the answer: a loaded machine
+        # makes the exit later, never earlier. Without --min-uptime it leaves 0.1 s after.
+        self.assertGreaterEqual(stayed, 1.5, f"left {stayed:.2f} s after its first answer; --min-uptime is 3 s")
+
     def test_ignored_with_listen(self):
         # Nothing would start a --listen launcher again: it must not exit when idle.
         addr = self.unix_address()

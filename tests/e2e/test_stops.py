@@ -104,6 +104,28 @@ def handle(conn):
     conn.sendall(f"{os.getpid()} {child}\\n".encode())
 """
 
+#: Its forked child cleans up on SIGTERM (writes it down) and exits; REPORT is the file.
+FORK_POLITE_AGENT = """
+import os, signal, sys, time
+
+def handle(conn):
+    if not conn.recv(64):
+        return  # a readiness probe: no child for it
+    child = os.fork()
+    if child == 0:
+        conn.close()
+        def cleanup(signo, frame):
+            with open(REPORT, "a") as f:
+                f.write(" SIGTERM")
+            os._exit(0)
+        signal.signal(signal.SIGTERM, cleanup)
+        with open(REPORT, "w") as f:
+            f.write("ready")
+        time.sleep(3600)
+        os._exit(0)
+    conn.sendall(f"{os.getpid()} {child}\\n".encode())
+"""
+
 #: A FIFO listener's handler: counts its calls in a file, reads what is there.
 PIPE_AGENT = """
 import os, sys
@@ -156,6 +178,10 @@ class StopsOnTime(harness.E2ETestCase):
         server.wait_for_stderr("importing, and blocking")
         # The reload blocks in a thread of its own: the code already loaded keeps serving.
         self.assertEqual(converse(addr, b"b\n"), b"v1 b\n", "served while the reload blocks")
+        # A second SIGHUP meanwhile starts no second import racing the first on sys.modules.
+        server.send_signal(signal.SIGHUP)
+        server.wait_for_stderr("the previous reload is still importing")
+        self.assertEqual(server.stderr().count("importing, and blocking"), 1, "the agent's file is imported once")
         self.assertStopsInTime(server, "SIGTERM while a reload blocks")
 
     def test_handler_holding_the_gil(self):
@@ -255,6 +281,20 @@ class ForkedChildren(harness.E2ETestCase):
         self.assertLess(time.monotonic() - start, STOP_BOUND)
         harness.wait_for(lambda: not any(alive(c) for c in children), "the children to be gone", deadline=5)
         self.assertInStderr("forked child process(es)", server.stderr(), "the launcher says it ended them")
+
+    def test_children_are_told_first(self):
+        # At a stop, the agent's forked children get SIGTERM at once, as the launcher did, and
+        # SIGKILL only at the deadline: a child with cleanup to do does it.
+        report = self.path("child-heard")
+        agent = self.write_agent("polite.py", FORK_POLITE_AGENT.replace("REPORT", repr(report)))
+        addr = self.unix_address()
+        server = self.serve_listen(agent, listen=[addr], options=["--stop-timeout", "30"])
+        child = int(converse(addr, b"hi\n").split()[1])
+        self.addCleanup(lambda: alive(child) and os.kill(child, signal.SIGKILL))
+        harness.wait_for(lambda: os.path.exists(report), "the child to be ready")
+        server.send_signal(signal.SIGTERM)
+        harness.wait_for(lambda: open(report).read() == "ready SIGTERM", "the child to hear SIGTERM")
+        self.assertExitStatus(server, EXIT_OK, "stop after the child ended on SIGTERM")
 
     def test_child_gets_sigterm_back(self):
         # A forked child has the default SIGTERM again: a plain kill ends it, and it does not
