@@ -4,9 +4,10 @@
  *
  * For each of N loopback TCP connections (a client socket of this process, accepted here), times
  * access_check_stream() (getsockname, getpeername, one sock_diag netlink round trip, the policy)
- * and, as the scale it is read against, accept() plus close() of the same kind of connection. The
- * launcher cannot run without the check, so run.py sets this cost against the warm TCP row's time
- * per request: the share the check takes of it. Medians in microseconds, CLOCK_MONOTONIC. */
+ * and, as the scale it is read against, accept() plus close() of the same kind of connection.
+ * run.py's owner-check row sets this cost against the warm TCP rate with the check, beside the
+ * share it measures by difference with pylaunchd_nocheck (nocheck.c): this one is steadier on a
+ * noisy machine, that one sees what the load adds. Medians in microseconds, CLOCK_MONOTONIC. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

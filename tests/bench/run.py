@@ -1,22 +1,24 @@
 #!/usr/bin/env python3
 """pylaunchd's benchmarks (issue 6): pylaunchd beside the references, in one invocation.
 
-    python3 tests/bench/run.py --build build            # the full run, about 4 minutes
-    python3 tests/bench/run.py --build build --quick    # fewer rounds, shorter runs, about 1 minute
+    python3 tests/bench/run.py --build build            # the full run, about 5 minutes
+    python3 tests/bench/run.py --build build --quick    # fewer rounds, shorter runs, about 75 s
 
 Every scenario starts pylaunchd and its references in this invocation and measures them in
 interleaved rounds (A, B, C, then B, C, A ...). A figure is the median of its per-round values; a
 ratio is the median of the per-round ratios, so each ratio compares runs made moments apart on a
 machine whose absolute speed drifts. It prints the machine, the exact command and a Markdown
-table: scenario, pylaunchd's figure, each reference's figure with pylaunchd's ratio to it, the
-ratio the goal is about, the goal, met or not.
+table: scenario, pylaunchd, reference (the goal's first, then the others with pylaunchd's ratio
+to each), ratio (to the goal's reference), goal, met? Its header names the date (UTC), the CPU,
+cores, kernel and Python; stdout is Markdown throughout (progress goes to stderr).
 
 Scenarios (`--only` takes their keys, comma-separated):
 
   cold-accept      connect to first reply byte, `systemd-socket-activate --accept`: a new process
                    per connection. pylaunchd + agent/Agent.py vs refs/floor.py, refs/classic.py.
-  cold-alternate   the same, strictly alternating: one connection to pylaunchd, one to the floor,
-                   each a fresh process; the ratio is the median of the pairs' ratios.
+  cold-alternate   the same, strictly alternating (p f p f ...): one connection to pylaunchd, one
+                   to the floor, each a fresh process, N pairs; the figures are the medians of
+                   each side, the ratio the median of the pairs' ratios.
   cold-manager     the same under a real systemd --user manager (tests/systemd/usermgr.py), the
                    service exiting after 50 ms idle, so each connection starts a process.
                    pylaunchd with its own installer's units (`pylaunchd install --idle-timeout
@@ -25,9 +27,13 @@ Scenarios (`--only` takes their keys, comma-separated):
   warm-reconnect   requests/s, 16 clients, one line per connection: pylaunchd vs the C epoll
                    server, asyncio, socketserver ThreadingMixIn, classic.
   warm-tcp         warm-reconnect over loopback TCP (127.0.0.1), with the launcher's owner check
-                   of every local peer on (sock_diag): pylaunchd vs classic and C epoll over TCP.
-  owner-check      the loopback TCP owner check timed on its own (bench/ownercheck.c), per
-                   connection, as a share of warm-tcp's time per request.
+                   of every local peer on (sock_diag), as it always is: pylaunchd vs classic and
+                   C epoll over TCP.
+  owner-check      the check's share of a warm TCP request's time, by difference: warm-tcp's load
+                   against pylaunchd and pylaunchd_nocheck (the same launcher with the check
+                   skipped, bench/nocheck.c, a bench-only binary) in back-to-back pairs; per pair
+                   1 - req/s with / req/s without. Beside it, the check timed on its own
+                   (bench/ownercheck.c) times the req/s with it: steadier, but without the load.
   warm-persistent  requests/s, 16 clients each keeping one connection: pylaunchd vs
                    ThreadingMixIn, the C epoll server.
   rss              VmRSS after one request, idle: pylaunchd vs floor.
@@ -49,6 +55,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -103,6 +110,7 @@ class Profile:
     cold_accept_conns: int
     cold_accept_interval_ms: int
     cold_alternate_pairs: int
+    owner_check_pairs: int          # warm TCP runs with and without the check, in pairs
     cold_manager_conns: int
     # 250 ms between connections keeps pylaunchd's own units (StartLimitBurst=50 per 10 s and
     # the socket's default TriggerLimitBurst=20 per 2 s) clear of their limits with
@@ -113,14 +121,17 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile(rounds=5, warm_duration=2.0, warm_warmup=0.5, cold_accept_conns=16,
-                    cold_accept_interval_ms=50, cold_alternate_pairs=40, cold_manager_conns=10, cold_manager_interval_ms=250,
+    "full": Profile(rounds=5, warm_duration=2.0, warm_warmup=0.5,
+                    cold_accept_conns=16, cold_accept_interval_ms=50, cold_alternate_pairs=100,
+                    owner_check_pairs=12, cold_manager_conns=10, cold_manager_interval_ms=250,
                     workers_duration=3.0, rss_settle=0.3),
-    "quick": Profile(rounds=3, warm_duration=0.8, warm_warmup=0.3, cold_accept_conns=6,
-                     cold_accept_interval_ms=40, cold_alternate_pairs=12, cold_manager_conns=4, cold_manager_interval_ms=250,
+    "quick": Profile(rounds=3, warm_duration=0.8, warm_warmup=0.3,
+                     cold_accept_conns=6, cold_accept_interval_ms=40, cold_alternate_pairs=30,
+                     owner_check_pairs=4, cold_manager_conns=4, cold_manager_interval_ms=250,
                      workers_duration=1.5, rss_settle=0.2),
-    "smoke": Profile(rounds=1, warm_duration=0.2, warm_warmup=0.1, cold_accept_conns=2,
-                     cold_accept_interval_ms=30, cold_alternate_pairs=2, cold_manager_conns=2, cold_manager_interval_ms=250,
+    "smoke": Profile(rounds=1, warm_duration=0.2, warm_warmup=0.1,
+                     cold_accept_conns=2, cold_accept_interval_ms=30, cold_alternate_pairs=2,
+                     owner_check_pairs=1, cold_manager_conns=2, cold_manager_interval_ms=250,
                      workers_duration=1.0, rss_settle=0.1),
 }
 
@@ -139,6 +150,7 @@ class Paths:
     loadgen: Path
     epoll: Path
     ownercheck: Path
+    nocheck: Path       # pylaunchd without the inet owner check (nocheck.c), bench only
     agent: Path
     python: str
     work: Path
@@ -161,6 +173,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, list[float]] = field(default_factory=dict)   # e.g. p99 latencies
     absolute: bool = False          # the goal bounds the figure itself (a share), not a ratio
+    units: dict[str, str] = field(default_factory=dict)  # a server's own unit, when not `unit`
 
     def add(self, server: str, value: float, errors: int = 0, detail: dict | None = None) -> None:
         self.values.setdefault(server, []).append(value)
@@ -364,16 +377,17 @@ def scenario_cold_accept(paths: Paths, prof: Profile, row: Row) -> None:
 
 
 def scenario_cold_alternate(paths: Paths, prof: Profile, row: Row) -> None:
-    """One connection to pylaunchd, then one to the floor, in turn, each a new process: the two
-    see the same moment of the machine, pair by pair. A row's "round" here is one pair."""
+    """One connection to pylaunchd, then one to the floor, strictly in turn (p f p f ...), each a
+    new process: the two see the same moment of the machine, pair by pair, so the median of the
+    per-pair ratios is free of the drift that rounds of several connections average over. A
+    row's "round" here is one pair."""
     specs = [Server("pylaunchd-alt", [str(paths.pylaunchd), str(paths.agent)], paths.work, accept=True),
              Server("floor-alt", python_ref(paths, "floor.py"), paths.work, accept=True)]
     with servers(specs) as running:
         for s in running.values():  # page cache, not measured
             loadgen(paths, ["--connect", s.address, "--cold", "2"], 30)
-        for i in range(prof.cold_alternate_pairs):
-            pair = ["pylaunchd", "floor"] if i % 2 == 0 else ["floor", "pylaunchd"]
-            for name in pair:
+        for _ in range(prof.cold_alternate_pairs):
+            for name in ("pylaunchd", "floor"):
                 res = loadgen(paths, ["--connect", running[f"{name}-alt"].address, "--cold", "1"], 30)
                 row.add(name, *cold_value(res), detail=res["errors"])
 
@@ -513,47 +527,69 @@ def scenario_cold_manager(paths: Paths, prof: Profile, row: Row) -> None:
                 row.notes.append(f"{unit}.socket ended {state}")
 
 
-def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[str], tcp: bool = False) -> None:
-    argv = {
+def warm_argv(paths: Paths, name: str) -> list[str]:
+    return {
         "pylaunchd": [str(paths.pylaunchd), str(paths.agent)],
+        "nocheck": [str(paths.nocheck), str(paths.agent)],
         "epoll": [str(paths.epoll)],
         "asyncio": python_ref(paths, "asyncio_ref.py"),
         "threading": python_ref(paths, "threading_ref.py"),
         "classic": python_ref(paths, "classic.py"),
-    }
-    specs = [Server(f"{n}-{mode}", argv[n], paths.work, tcp=tcp) for n in names]
+    }[name]
+
+
+def warm_rate(paths: Paths, server: Server, mode: str, duration: float, warmup: float) -> dict:
+    """One loadgen run of CLIENTS clients against a running server: its JSON."""
+    return loadgen(paths, ["--connect", server.address, "--clients", str(CLIENTS), "--mode", mode,
+                           "--duration", str(duration), "--warmup", str(warmup)],
+                   duration + warmup + 60)
+
+
+def scenario_warm(paths: Paths, prof: Profile, row: Row, mode: str, names: list[str], tcp: bool = False) -> None:
+    specs = [Server(f"{n}-{mode}", warm_argv(paths, n), paths.work, tcp=tcp) for n in names]
     with servers(specs, prime=paths) as running:
         for r in range(prof.rounds):
             for name in rounds_order(names, r):
-                res = loadgen(paths, ["--connect", running[f"{name}-{mode}"].address, "--clients",
-                                      str(CLIENTS), "--mode", mode, "--duration", str(prof.warm_duration),
-                                      "--warmup", str(prof.warm_warmup)],
-                              prof.warm_duration + prof.warm_warmup + 60)
+                res = warm_rate(paths, running[f"{name}-{mode}"], mode, prof.warm_duration, prof.warm_warmup)
                 row.add(name, res["requests_per_sec"], res["errors"]["total"], res["errors"])
                 row.extra.setdefault(f"{name} p99 us", []).append(res["latency_us"]["p99"])
 
 
-#: Rows already measured in this invocation, by key (owner-check reads warm-tcp's).
-MEASURED: dict[str, Row] = {}
-
-
 def scenario_owner_check(paths: Paths, prof: Profile, row: Row) -> None:
-    """The check's median time per connection times warm-tcp's requests per second: the share of
-    the server's time per request it would take if connections were served one after another
-    (an upper bound: the check runs on the accepting thread, outside the interpreter's lock)."""
-    tcp = MEASURED.get("warm-tcp")
-    per_round = tcp.values.get("pylaunchd", []) if tcp else []
-    if not per_round:
-        raise BenchError("owner-check needs warm-tcp's figures from the same run (--only warm-tcp,owner-check)")
-    n = 3000 if prof.rounds >= 5 else 500
-    for req_s in per_round:
-        out = subprocess.run([str(paths.ownercheck), str(n)], capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise BenchError(f"ownercheck exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
-        res = json.loads(out.stdout)
-        row.add("pylaunchd", res["check_us"] * req_s / 1e6 * 100)
-        row.extra.setdefault("check us", []).append(res["check_us"])
-        row.extra.setdefault("accept+close us", []).append(res["accept_close_us"])
+    """The check's share of a warm TCP request's time, by difference: warm-tcp's load against
+    pylaunchd and against pylaunchd_nocheck (the same launcher with the check skipped,
+    nocheck.c), run in pairs back to back, in ABBA order so neither always goes first; per pair
+    the share is 1 - (req/s with the check) / (req/s without), and the figure is their median.
+    Pairs of short runs, not warm-tcp's rounds: a difference of two throughputs is only as good
+    as the two runs are close in time. Beside it, the check timed alone (ownercheck.c, one
+    connection at a time) times the req/s with it: steadier on a noisy machine, but blind to
+    what the load adds (the check runs on the accepting thread, in series with every accept)."""
+    duration = prof.warm_duration / 2
+    names = ["pylaunchd", "nocheck"]
+    specs = [Server(f"{n}-owner", warm_argv(paths, n), paths.work, tcp=True) for n in names]
+    n_conns = 3000 if prof.rounds >= 5 else 500
+    with servers(specs, prime=paths) as running:
+        for i in range(prof.owner_check_pairs):
+            rate = {}
+            for name in names if i % 2 == 0 else names[::-1]:
+                res = warm_rate(paths, running[f"{name}-owner"], "reconnect", duration, prof.warm_warmup)
+                rate[name] = res["requests_per_sec"]
+                row.errors[name] = row.errors.get(name, 0) + res["errors"]["total"]
+            row.add("pylaunchd", (1 - rate["pylaunchd"] / rate["nocheck"]) * 100)
+            row.add("with", rate["pylaunchd"])
+            row.add("nocheck", rate["nocheck"])
+            res = ownercheck(paths, n_conns)
+            row.add("timed alone", res["check_us"] * rate["pylaunchd"] / 1e6 * 100)
+            row.extra.setdefault("check us", []).append(res["check_us"])
+            row.extra.setdefault("accept+close us", []).append(res["accept_close_us"])
+
+
+def ownercheck(paths: Paths, n: int) -> dict:
+    """bench/ownercheck's JSON: the median time of access_check_stream() over n connections."""
+    out = subprocess.run([str(paths.ownercheck), str(n)], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise BenchError(f"ownercheck exited {out.returncode}: {out.stdout.strip()} {out.stderr.strip()}")
+    return json.loads(out.stdout)
 
 
 def proc_kib(pid: int, path: str, key: str) -> int:
@@ -622,8 +658,9 @@ SCENARIOS: list[tuple[Row, Callable[[Paths, Profile, Row], None]]] = [
     (Row("warm-tcp", f"warm, one request per connection over loopback TCP, owner check on, {CLIENTS} clients",
          "req/s", True, "classic", ">= 1.10x"),
      lambda p, f, r: scenario_warm(p, f, r, "reconnect", ["pylaunchd", "classic", "epoll"], tcp=True)),
-    (Row("owner-check", "the loopback TCP owner check, share of warm-tcp's time per request",
-         "%", False, "pylaunchd", "< 5%", absolute=True), scenario_owner_check),
+    (Row("owner-check", "the loopback TCP owner check: share of a warm TCP request's time, "
+         "by difference with a build without it", "%", False, "with", "< 5%", absolute=True,
+         units={"with": "req/s", "nocheck": "req/s"}), scenario_owner_check),
     (Row("warm-persistent", f"warm, persistent connections, {CLIENTS} clients",
          "req/s", True, "threading", ">= 1.30x"),
      lambda p, f, r: scenario_warm(p, f, r, "persistent", ["pylaunchd", "threading", "epoll"])),
@@ -632,7 +669,9 @@ SCENARIOS: list[tuple[Row, Callable[[Paths, Profile, Row], None]]] = [
 ]
 
 REF_LABELS = {"floor": "floor", "classic": "classic", "epoll": "C epoll", "asyncio": "asyncio",
-              "threading": "ThreadingMixIn", "workers 1": "1 worker"}
+              "threading": "ThreadingMixIn", "workers 1": "1 worker",
+              "with": "pylaunchd with the check", "nocheck": "without it",
+              "timed alone": "the check timed alone (ownercheck.c)"}
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -649,14 +688,16 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:.1f} {unit}"
 
 
-def machine() -> str:
+def machine(python: str) -> str:
+    """CPU model, cores, kernel, the references' Python: what a figure depends on most."""
     model = "unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}"
+    return (f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, "
+            f"{version_of([python, '--version'])}")
 
 
 def version_of(argv: list[str]) -> str:
@@ -666,30 +707,39 @@ def version_of(argv: list[str]) -> str:
     return "?"
 
 
+def references_cell(row: Row) -> str:
+    """The goal's reference first (its ratio is the ratio column), then the others, each with
+    pylaunchd's ratio to it; a share (absolute row) has no ratio to anything."""
+    names = [n for n in row.values if n != row.subject]
+    names.sort(key=lambda n: n != row.goal_ref)
+    cells = []
+    for name in names:
+        text = f"{REF_LABELS.get(name, name)} {fmt(row.figure(name), row.units.get(name, row.unit))}"
+        ratio = row.ratio(name)
+        if name != row.goal_ref and not row.absolute and ratio is not None:
+            text += f" ({ratio:.2f}x)"
+        cells.append(text)
+    return "; ".join(cells)
+
+
 def table(rows: list[Row]) -> str:
-    lines = ["| scenario | pylaunchd | references (pylaunchd's ratio to each) | ratio | goal | result |",
+    """Markdown, as pasted into the README's Performance section."""
+    lines = ["| scenario | pylaunchd | reference | ratio | goal | met? |",
              "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         if row.skipped:
             lines.append(f"| {row.title} | {row.skipped} | | | {row.goal} | n/a |")
             continue
-        refs = []
-        for name in row.values:
-            if name == row.subject:
-                continue
-            ratio = row.ratio(name)
-            refs.append(f"{REF_LABELS.get(name, name)} {fmt(row.figure(name), row.unit)}"
-                        + (f" ({ratio:.2f}x)" if ratio is not None else ""))
         ratio = None if row.absolute else row.ratio(row.goal_ref)
         met = row.met()
-        result = "-" if met is None else ("met" if met else "not met")
+        result = "-" if met is None else ("yes" if met else "no")
         if row.total_errors():
             result += f" ({row.total_errors()} errors)"
         subject = fmt(row.figure(row.subject), row.unit)
         if row.subject != "pylaunchd":
             subject = f"{row.subject}: {subject}"
-        lines.append(f"| {row.title} | {subject} | {', '.join(refs)} | "
-                     f"{'-' if ratio is None else f'{ratio:.2f}x ' + REF_LABELS[row.goal_ref]} | "
+        ratio_cell = "-" if ratio is None else f"{ratio:.2f}x {REF_LABELS[row.goal_ref]}"
+        lines.append(f"| {row.title} | {subject} | {references_cell(row)} | {ratio_cell} | "
                      f"{row.goal} | {result} |")
     return "\n".join(lines)
 
@@ -698,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default="build", help="the CMake build directory (default: build)")
-    p.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs (about 1 minute)")
+    p.add_argument("--quick", action="store_true", help="fewer rounds and shorter runs (about 75 s)")
     p.add_argument("--smoke", action="store_true",
                    help="tiny runs; fail only on missing numbers or errors (ctest bench_smoke)")
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 5, --quick 3, --smoke 1)")
@@ -709,6 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loadgen", help="default: BUILD/tests/bench/loadgen")
     p.add_argument("--epoll", help="default: BUILD/tests/bench/epoll_rot13")
     p.add_argument("--ownercheck", help="default: BUILD/tests/bench/ownercheck")
+    p.add_argument("--nocheck", help="default: BUILD/tests/bench/pylaunchd_nocheck")
     args = p.parse_args(argv)
     # A SIGTERM (ctest's timeout, kill) unwinds like an exception, so every `finally` stops
     # what it started: servers run in sessions of their own and would outlive us.
@@ -721,7 +772,8 @@ def main(argv: list[str] | None = None) -> int:
     exes = {"pylaunchd": Path(args.pylaunchd or build / "pylaunchd"),
             "loadgen": Path(args.loadgen or build / "tests/bench/loadgen"),
             "epoll": Path(args.epoll or build / "tests/bench/epoll_rot13"),
-            "ownercheck": Path(args.ownercheck or build / "tests/bench/ownercheck")}
+            "ownercheck": Path(args.ownercheck or build / "tests/bench/ownercheck"),
+            "nocheck": Path(args.nocheck or build / "tests/bench/pylaunchd_nocheck")}
     for what, path in exes.items():
         if not os.access(path, os.X_OK):
             p.error(f"no {what} at {path}: build first (cmake --build {args.build}) or pass --{what}")
@@ -732,13 +784,14 @@ def main(argv: list[str] | None = None) -> int:
     if only and not only <= keys:
         p.error(f"--only: unknown {', '.join(sorted(only - keys))}; known: {', '.join(sorted(keys))}")
 
-    print(f"pylaunchd benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"machine: {machine()}")
-    print(f"pylaunchd: {version_of([str(exes['pylaunchd']), '--version'])}; references: "
-          f"{version_of([args.python, '--version'])} ({args.python} -I -S)")
-    print(f"command: python3 {shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}")
-    print(f"rounds: {prof.rounds}, interleaved; figures are medians of per-round values, ratios "
-          f"medians of per-round ratios", flush=True)
+    # Markdown from here to the end of stdout (progress goes to stderr): one paragraph, the
+    # table, a list of per-round details, pastable as they are.
+    print(f"pylaunchd benchmarks, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on "
+          f"{machine(args.python)}.  ")
+    print(f"{version_of([str(exes['pylaunchd']), '--version'])}; references run as `{args.python} -I -S`.  ")
+    print(f"`python3 {shlex.join([os.path.relpath(sys.argv[0])] + sys.argv[1:])}`: {prof.rounds} "
+          f"interleaved rounds; figures are medians of per-round values, ratios medians of "
+          f"per-round ratios.", flush=True)
 
     rows: list[Row] = []
     failed = False
@@ -748,7 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         agent.parent.mkdir()
         shutil.copy2(SOURCE_DIR / "agent" / "Agent.py", agent)
         paths = Paths(exes["pylaunchd"].resolve(), exes["loadgen"].resolve(), exes["epoll"].resolve(),
-                      exes["ownercheck"].resolve(), agent, args.python, work)
+                      exes["ownercheck"].resolve(), exes["nocheck"].resolve(), agent, args.python, work)
         for row, fn in SCENARIOS:
             if only and row.key not in only:
                 continue
@@ -770,7 +823,6 @@ def main(argv: list[str] | None = None) -> int:
                 if "\n" in text:
                     row.notes.append(text)
                 failed = True
-            MEASURED[row.key] = row
             log(f"{row.key} done in {time.monotonic() - began:.1f} s"
                 + (f": {row.skipped}" if row.skipped else ""))
     finally:
@@ -778,11 +830,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(table(rows))
+    print()
     for row in rows:
         for note in row.notes:
             print(f"- {row.key}: {note}")
         for name, vals in row.extra.items():
-            print(f"- {row.key}: {name} per round: {', '.join(f'{v:.0f}' for v in vals)}")
+            print(f"- {row.key}: {name} per round: {', '.join(f'{v:.4g}' for v in vals)}")
         if not row.skipped:
             print(f"- {row.key}: per round: " + "; ".join(
                 f"{REF_LABELS.get(n, n)} " + ", ".join(f"{v:.4g}" for v in vals) for n, vals in row.values.items()))
@@ -797,8 +850,11 @@ def main(argv: list[str] | None = None) -> int:
         failed = True
     if args.smoke:
         for row in rows:
+            # NaN, or 0 where a time or a rate must be positive; a share by difference (an
+            # absolute row) may come out at or below 0 on a noisy machine: that is a timing.
             no_numbers = not row.skipped and any(
-                not vals or any(not v > 0 for v in vals) for vals in row.values.values())  # NaN, 0
+                not vals or any(not math.isfinite(v) or not (row.absolute or v > 0) for v in vals)
+                for vals in row.values.values())
             if no_numbers or (not row.skipped and not row.values):
                 print(f"SMOKE: {row.key} produced no numbers")
                 failed = True
