@@ -71,6 +71,26 @@ class _Refs:
             f.write(f"{n}\n")
 
 
+#: Held by everything in the tests that makes a user or a group (this file, usermgr.py, the unit
+#: tests' useradd): ids are chosen from a look at /etc/passwd and /etc/group, and another creator
+#: between the look and groupadd would take the same id (a fixture started beside this one by
+#: ctest -j2 did).
+IDS_LOCK = os.path.join(os.path.dirname(REFS), "ids.lock")
+
+
+class ids_locked:
+    """An exclusive flock on IDS_LOCK for the with block."""
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(IDS_LOCK), mode=0o700, exist_ok=True)
+        self.fd = os.open(IDS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
 def _users_exist() -> bool:
     try:
         pwd.getpwnam(OWNER), pwd.getpwnam(OTHER), grp.getgrnam(TEAM)
@@ -155,6 +175,11 @@ def create() -> int:
 
 
 def _make() -> None:
+    with ids_locked():
+        _make_locked()
+
+
+def _make_locked() -> None:
     taken = _taken_ids()
     team_gid = _free_id(taken)
     _run(["groupadd", "-g", str(team_gid), TEAM])

@@ -61,6 +61,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import skips  # noqa: E402  (tests/skips.py: the one list of allowed skips)
+import users  # noqa: E402  (tests/users.py: the lock every creator of test users holds)
 
 #: The test user's name is this, then 8 hex digits of the state file's path (test_user_for()).
 TEST_USER = "pylaunchd-test"
@@ -560,7 +561,8 @@ def _ensure_user(state: State, name: str) -> None:
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
-        _run(["useradd", "-m", "-s", "/bin/sh", "-c", "pylaunchd tests", name])
+        with users.ids_locked():  # tests/users.py chooses ids under the same lock
+            _run(["useradd", "-m", "-s", "/bin/sh", "-c", "pylaunchd tests", name])
         state.created_user = True
         pw = pwd.getpwnam(name)
         log(f"created user {name} (uid {pw.pw_uid})")

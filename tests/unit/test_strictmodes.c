@@ -111,13 +111,16 @@ END_TEST
  * that member writing is not the user writing. A user and group of this test's own, made with
  * useradd and removed before anything is asserted. */
 START_TEST(own_group_with_another_member) {
-        char name[32], cmd[256], dir[512], sub[512], file[512], why_alone[1024] = "", why[1024] = "";
+        char name[32], cmd[512], dir[512], sub[512], file[512], why_alone[1024] = "", why[1024] = "";
         const struct passwd *pw;
         int made, alone = 1, shared = 1;
 
         make_tree(dir, sub, file, sizeof dir, 0755, 0664);
         snprintf(name, sizeof name, "pylaunchd-sg%ld", (long)getpid());
-        snprintf(cmd, sizeof cmd, "groupadd %s && useradd -M -N -s /usr/sbin/nologin -g %s %s", name, name, name);
+        /* Under the lock tests/users.py takes to choose ids, so no fixture picks the same ones. */
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p -m 700 /run/pylaunchd-tests && flock /run/pylaunchd-tests/ids.lock "
+                 "sh -c 'groupadd %s && useradd -M -N -s /usr/sbin/nologin -g %s %s'", name, name, name);
         made = system(cmd);
         if (made == 0 && (pw = getpwnam(name)) && chown(file, pw->pw_uid, pw->pw_gid) == 0) {
                 uid_t uid = pw->pw_uid;
