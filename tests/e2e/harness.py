@@ -342,12 +342,17 @@ def become_subreaper() -> None:
         raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
 
-def children() -> set:
-    """Our children, the reparented daemons among them (zombies included until reaped)."""
+def children(pid="self") -> set:
+    """pid's children (ours by default: the reparented daemons among them), zombies included
+    until reaped; empty once pid is gone."""
     pids = set()
-    for tid in os.listdir("/proc/self/task"):
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return pids
+    for tid in tids:
         try:
-            with open(f"/proc/self/task/{tid}/children") as f:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
                 pids.update(int(p) for p in f.read().split())
         except FileNotFoundError:
             pass
@@ -633,20 +638,11 @@ _LIVE_TMPDIRS: set = set()
 
 
 def descendants(root: int) -> list:
-    """Every process below root (reparented daemons included, as we are their subreaper), found
-    from /proc's parent links, parents before children."""
-    parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-                parent[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
+    """Every process below root (reparented daemons included, as we are their subreaper),
+    parents before children."""
     found, frontier = [], [root]
     while frontier:
-        kids = [pid for pid, ppid in parent.items() if ppid in frontier and pid not in found]
+        kids = [k for pid in frontier for k in sorted(children(pid)) if k not in found]
         found += kids
         frontier = kids
     return found
